@@ -1,0 +1,62 @@
+"""The ``ptychostitch`` command line: one sub-command per module in :mod:`ptychostitch.commands`.
+
+Exit status: 0 on success, 2 on bad input or usage (one line on stderr, no traceback), 1 on an
+internal error, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from ptychostitch import __version__
+from ptychostitch.commands import COMMANDS
+from ptychostitch.errors import InputError
+
+log = logging.getLogger("ptychostitch")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every sub-command attached."""
+    common = argparse.ArgumentParser(add_help=False)
+    verbosity = common.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only, no progress bars")
+    parser = _Parser(prog="ptychostitch", description=__doc__.splitlines()[0], parents=[common])
+    parser.add_argument("--version", action="version", version=f"ptychostitch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for module in COMMANDS:
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP, parents=[common])
+        module.add_arguments(command)
+        command.set_defaults(execute=module.execute)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    logging.captureWarnings(True)
+    try:
+        return int(args.execute(args) or 0)
+    except InputError as exc:
+        print(f"ptychostitch {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ptychostitch {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
+        log.debug("internal error", exc_info=True)
+        print(f"ptychostitch {args.command}: internal error: {exc!r} (run with -v for the traceback)", file=sys.stderr)
+        return 1

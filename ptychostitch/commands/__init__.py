@@ -1,0 +1,8 @@
+"""Sub-commands of the ``ptychostitch`` command line.
+
+Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``execute(args) -> int``.
+"""
+
+from ptychostitch.commands import stitchers
+
+COMMANDS = [stitchers]
