@@ -1,0 +1,246 @@
+"""``tf-shift-sum``: PtychoPINN's TensorFlow position stitcher, in the ground-truth frame.
+
+Reproduces the semantics of PtychoPINN's ``reassemble_position`` / ``shift_and_sum``
+(TensorFlow): each patch is centre-cropped to ``M x M``, translated to its scan position by
+bilinear interpolation with zero fill, and the object is ``sum(patches) / sum(ones)``, the ones
+going through the same translation. Three things differ, on purpose:
+
+Frame
+    Content lands at its position in the ground-truth frame (:mod:`ptychostitch.geometry`), not
+    on a canvas centred on the scan's centre of mass; pixels outside the frame are dropped, never
+    wrapped.
+Cost
+    Each cropped patch is translated only over its own ``(M+1) x (M+1)`` bounding box (a 2x2
+    bilinear stencil) and scatter-added into the frame: ``O(P * M**2)`` work and
+    ``O(chunk * M**2 + H * W)`` memory, instead of padding every patch to the whole canvas.
+Odd crops
+    The crop keeps ``M`` pixels starting at PtychoPINN's index ``N//2 - M//2`` for every ``M``
+    (see :func:`crop_start`). PtychoPINN keeps ``2*(M//2)`` pixels, so an odd ``M`` loses a row
+    and column and then fails on a shape mismatch.
+
+Precision: footprints are computed in float32 (the patches are complex64, so nothing more is
+there to keep) and accumulated in a float64 frame, so the rounding error of the sums does not
+grow with the overlap depth; the result is cast to complex64 at the end.
+
+Uncovered pixels are exactly 0 (PtychoPINN divides by ``1e-9 + count``; here the division is
+only done where the coverage is positive, so edge pixels with tiny bilinear weight are not
+attenuated). Only uniform weights. TensorFlow is imported the first time :meth:`capability` or
+:meth:`stitch` needs it, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ptychostitch import hookimpl
+from ptychostitch.errors import InputError
+from ptychostitch.geometry import top_left
+from ptychostitch.stitchers.contracts import Capability, PatchBatch, StitchContext, StitchResult
+
+log = logging.getLogger(__name__)
+
+NOT_INSTALLED = "tensorflow not installed"
+
+
+@dataclass(frozen=True)
+class _TensorFlow:
+    """The outcome of importing TensorFlow: the module, or why it could not be imported."""
+
+    module: ModuleType | None
+    problem: str
+
+
+@functools.cache
+def _tensorflow() -> _TensorFlow:
+    """Import TensorFlow once per process; remember the failure reason if it does not import."""
+    try:
+        return _TensorFlow(importlib.import_module("tensorflow"), "")
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.split(".")[0] == "tensorflow":
+            return _TensorFlow(None, f'{NOT_INSTALLED} (pip install "ptychostitch[tf]")')
+        return _TensorFlow(None, f"tensorflow failed to import: {exc!r}")
+    except Exception as exc:  # noqa: BLE001 - a broken installation is reported, not raised
+        return _TensorFlow(None, f"tensorflow failed to import: {exc!r}")
+
+
+def crop_start(n: int, m: int) -> int:
+    """First patch row (and column) kept by a centre crop of side ``m`` from a patch of side ``n``.
+
+    PtychoPINN's start index ``n//2 - m//2``. For even ``n`` and even ``m`` the crop's centre is
+    the patch's geometric centre ``(n-1)/2``; when ``n - m`` is odd no ``m``-pixel window is
+    centred, and this one's centre is half a pixel from it (towards higher indices for even
+    ``n``). Placement is unaffected: every kept pixel lands where it lands without the crop.
+    """
+    return n // 2 - m // 2
+
+
+@functools.cache
+def _footprint_kernel(tf: Any) -> Callable[..., Any]:
+    """Build the traced kernel: bilinear footprints of a chunk of crops, as flat frame indices.
+
+    Traced once per process (every dimension of the signature is dynamic).
+    """
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, None], tf.complex64),
+            tf.TensorSpec([None, 2], tf.int64),
+            tf.TensorSpec([None, 2], tf.float64),
+            tf.TensorSpec([2], tf.int64),
+        ]
+    )
+    def footprints(crops: Any, origin: Any, frac: Any, shape: Any) -> tuple[Any, Any]:
+        """Translate each crop over its ``(M+1)^2`` box; keep only the in-frame pixels.
+
+        Parameters
+        ----------
+        crops : (k, M, M) complex64
+            Cropped patches.
+        origin : (k, 2) int64
+            Frame pixel ``(y0, x0)`` of footprint pixel ``(0, 0)``: ``floor`` of the crop's
+            top-left coordinate.
+        frac : (k, 2) float64
+            Fractional part ``(fy, fx)`` of that coordinate, each in ``[0, 1)``.
+        shape : (2,) int64
+            ``(H, W)`` of the frame.
+
+        Returns
+        -------
+        index : (K,) int64
+            Flat frame index ``y * W + x`` of every in-frame footprint pixel.
+        values : (K, 3) float64
+            Its translated (real, imaginary, ones) contributions: computed in float32 (the
+            patches carry float32 precision), returned as float64 for the accumulation.
+        """
+        real = tf.math.real(crops)
+        data = tf.stack([real, tf.math.imag(crops), tf.ones_like(real)], axis=-1)
+        data = tf.pad(data, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        side = tf.shape(crops, out_type=tf.int64)[1] + 1
+        f = tf.cast(frac, tf.float32)
+        fy = f[:, 0, None, None, None]
+        fx = f[:, 1, None, None, None]
+        # Footprint pixel u takes crop pixel u with weight 1-f and crop pixel u-1 with weight f
+        # (zero outside the crop): content moves by +f, as PtychoPINN's translation does.
+        rows = (1.0 - fy) * data[:, 1:, :, :] + fy * data[:, :-1, :, :]
+        box = (1.0 - fx) * rows[:, :, 1:, :] + fx * rows[:, :, :-1, :]
+        steps = tf.range(side, dtype=tf.int64)
+        y = origin[:, 0, None] + steps
+        x = origin[:, 1, None] + steps
+        inside = tf.logical_and(
+            tf.logical_and(y >= 0, y < shape[0])[:, :, None],
+            tf.logical_and(x >= 0, x < shape[1])[:, None, :],
+        )
+        flat = y[:, :, None] * shape[1] + x[:, None, :]
+        return tf.boolean_mask(flat, inside), tf.cast(tf.boolean_mask(box, inside), tf.float64)
+
+    return footprints
+
+
+class TfShiftSumStitcher:
+    """Bilinear shift-and-sum in TensorFlow, placed in the ground-truth frame.
+
+    Parameters
+    ----------
+    chunk_pixels : int
+        Footprint pixels translated per kernel call; a chunk holds
+        ``max(1, chunk_pixels // (M+1)**2)`` patches, which bounds memory at about
+        ``100 * chunk_pixels`` bytes whatever the size of the incoming batches.
+    """
+
+    name = "tf-shift-sum"
+    priority = 50
+
+    def __init__(self, chunk_pixels: int = 2**19) -> None:
+        if chunk_pixels < 1:
+            raise ValueError(f"chunk_pixels must be positive, found {chunk_pixels}")
+        self.chunk_pixels = chunk_pixels
+
+    def capability(self, context: StitchContext) -> Capability:
+        found = _tensorflow()
+        if found.module is None:
+            return Capability(False, found.problem)
+        options = context.options
+        if options.weighting != "uniform":
+            return Capability(
+                False,
+                f"only uniform weights (PtychoPINN's shift_and_sum divides by translated ones); weighting {options.weighting!r} is not supported",
+            )
+        crop = context.N if options.crop is None else options.crop
+        if not 1 <= crop <= context.N:
+            return Capability(False, f"crop must be between 1 and N={context.N}, found {options.crop}")
+        positions = context.positions
+        if positions is None:
+            return Capability(False, "needs scan positions (coords_offsets or xcoords/ycoords)")
+        expected = (context.n_rows, context.channels, 2)
+        if positions.shape != expected:
+            return Capability(False, f"positions have shape {positions.shape}, expected {expected}")
+        rows = context.frame_rows
+        if rows.step != 1 or rows.start < 0 or rows.stop > context.n_rows:
+            return Capability(False, f"frame rows {rows} are not a contiguous part of the {context.n_rows} rows")
+        if not np.all(np.isfinite(positions[rows.start : rows.stop])):
+            return Capability(False, "some positions of the ground-truth object are not finite")
+        return Capability(
+            True,
+            f"{len(rows) * context.channels} positioned patches, crop {crop} px, bilinear, uniform weights",
+        )
+
+    def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
+        tf = _tensorflow().module
+        if tf is None:
+            raise InputError(f"stitcher {self.name!r} cannot run: {_tensorflow().problem}")
+        positions = context.positions
+        assert positions is not None, "capability() was not checked"
+        n, channels = context.N, context.channels
+        m = n if context.options.crop is None else context.options.crop
+        start = crop_start(n, m)
+        h, w = context.frame_shape
+        kernel = _footprint_kernel(tf)
+        canvas = tf.Variable(tf.zeros((h * w, 3), tf.float64))
+        shape = tf.constant([h, w], tf.int64)
+        chunk = max(1, self.chunk_pixels // (m + 1) ** 2)
+        first, last = context.frame_rows.start, context.frame_rows.stop
+        placed = 0
+        for batch in batches:
+            patches = np.asarray(batch.patches)
+            if patches.shape[1:] != (n, n, channels):
+                raise InputError(
+                    f"patch batch at row {batch.start}: expected shape (b, {n}, {n}, {channels}), found {patches.shape}"
+                )
+            if batch.stop > context.n_rows:
+                raise InputError(f"patch batch ends at row {batch.stop} but the stream has {context.n_rows} rows")
+            lo, hi = max(batch.start, first), min(batch.stop, last)
+            if lo >= hi:
+                continue
+            crops = patches[lo - batch.start : hi - batch.start, start : start + m, start : start + m, :]
+            crops = np.moveaxis(crops, -1, 1).reshape(-1, m, m).astype(np.complex64, copy=False)
+            corner = top_left(positions[lo:hi].reshape(-1, 2), n) + start
+            origin = np.floor(corner)
+            frac = corner - origin
+            for k in range(0, len(crops), chunk):
+                index, values = kernel(
+                    tf.constant(crops[k : k + chunk]),
+                    tf.constant(origin[k : k + chunk].astype(np.int64)),
+                    tf.constant(frac[k : k + chunk]),
+                    shape,
+                )
+                canvas.scatter_add(tf.IndexedSlices(values, index))
+            placed += len(crops)
+        sums = canvas.numpy().reshape(h, w, 3)
+        coverage = sums[..., 2].astype(np.float32)
+        covered = coverage > 0
+        obj = np.zeros((h, w), np.complex128)
+        obj[covered] = (sums[covered, 0] + 1j * sums[covered, 1]) / sums[covered, 2]
+        log.info("%s: placed %d patches (crop %d px) into a %dx%d frame", self.name, placed, m, h, w)
+        return StitchResult((obj * context.norm_Y_I).astype(np.complex64), coverage, self.name)
+
+
+@hookimpl
+def register_stitchers(register) -> None:  # noqa: ANN001 - pluggy passes a callable
+    register(TfShiftSumStitcher())
