@@ -197,6 +197,8 @@ def load_gridlines(path: str | os.PathLike[str], *, split: Literal["test", "trai
     InputError
         One line naming the file, the key, what was expected and what was found.
     """
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
     archive = open_npz(path)
     where = archive.path
     for key in REQUIRED_KEYS:
@@ -236,8 +238,6 @@ def load_gridlines(path: str | os.PathLike[str], *, split: Literal["test", "trai
     )
     if split == "train":
         return GridLinesDataset(positions=None, grid=None, frame_rows=range(0), frame_shape=None, **common)
-    if split != "test":
-        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
 
     grid = _grid_layout(where, metadata, n, gridsize, n_rows, full)
     origin, frame_shape = _frame(where, grid, truth, full)
