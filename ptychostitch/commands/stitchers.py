@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from ptychostitch.dataset import load_gridlines
 from ptychostitch.plugins import registry
 from ptychostitch.stitchers import available
 
@@ -14,22 +16,33 @@ HELP = "List every registered stitcher: name, distribution, priority (and, with 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--test-npz", type=Path, metavar="P", help="also say whether each stitcher can run on this grid-lines test split, and why not")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def execute(args: argparse.Namespace) -> int:
     reg = registry()
-    rows = [
-        {"name": name, "distribution": reg.stitchers[name].distribution, "priority": s.priority}
-        for name, s in available().items()
-    ]
+    context = load_gridlines(args.test_npz).stitch_context() if args.test_npz is not None else None
+    rows: list[dict[str, object]] = []
+    for name, stitcher in available().items():
+        row: dict[str, object] = {"name": name, "distribution": reg.stitchers[name].distribution, "priority": stitcher.priority}
+        if context is not None:
+            verdict = stitcher.capability(context)
+            row.update(can_run=verdict.ok, reason=verdict.reason)
+        rows.append(row)
     if args.json:
-        json.dump({"stitchers": rows, "skipped_plugins": reg.skipped}, sys.stdout, indent=2)
+        document: dict[str, object] = {"stitchers": rows, "skipped_plugins": reg.skipped}
+        if args.test_npz is not None:
+            document["test_npz"] = str(args.test_npz)
+        json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    width = max([len(r["name"]) for r in rows] + [4])
+    width = max([len(str(r["name"])) for r in rows] + [4])
     for r in rows:
-        print(f"{r['name']:<{width}}  priority {r['priority']:>4}  from {r['distribution']}")
+        line = f"{r['name']:<{width}}  priority {r['priority']:>4}  from {r['distribution']}"
+        if context is not None:
+            line += f"  {'can run' if r['can_run'] else 'cannot run'}: {r['reason']}"
+        print(line)
     for name, why in reg.skipped.items():
         print(f"(skipped plugin {name}: {why})")
     return 0
