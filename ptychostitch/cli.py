@@ -25,18 +25,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", default=default, help="log debugging detail")
+    group.add_argument("-q", "--quiet", action="store_true", default=default, help="log warnings and errors only, no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The parser with every sub-command attached."""
-    common = argparse.ArgumentParser(add_help=False)
-    verbosity = common.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only, no progress bars")
-    parser = _Parser(prog="ptychostitch", description=__doc__.splitlines()[0], parents=[common])
+    """The parser with every sub-command attached; ``-v``/``-q`` work before or after the command."""
+    parser = _Parser(prog="ptychostitch", description=__doc__.splitlines()[0])
+    _verbosity(parser, False)
     parser.add_argument("--version", action="version", version=f"ptychostitch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for module in COMMANDS:
-        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP, parents=[common])
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        _verbosity(command, argparse.SUPPRESS)
         module.add_arguments(command)
         command.set_defaults(execute=module.execute)
     return parser

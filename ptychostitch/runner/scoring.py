@@ -1,0 +1,110 @@
+"""The shared tail of ``run`` and ``evaluate``: patch stream -> stitcher (+ patch metrics) -> metrics.
+
+Patch metrics ride along the one pass over the patch stream: each batch is scored against the
+matching rows of ``Y_I``/``Y_phi`` before the stitcher consumes it, so no patch is read twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from ptychostitch.dataset import GridLinesDataset
+from ptychostitch.metrics import (
+    ExtraMetrics,
+    PatchMetrics,
+    PatchMetricsResult,
+    ReconstructionMetrics,
+    eval_reconstruction,
+    extra_metrics,
+)
+from ptychostitch.runner.physics import normalised_probe
+from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Everything measured on one patch stream.
+
+    Attributes
+    ----------
+    result : StitchResult
+        The stitched object and its coverage.
+    stitched : ReconstructionMetrics or None
+        PtychoPINN-compatible metrics of the stitched object; None without a ground truth.
+    extras : ExtraMetrics or None
+        The clearly separate extras (Re-numerator FRC, global phase, registration).
+    patch : PatchMetricsResult or None
+        Patch metrics against ``Y_I``/``Y_phi``; None when the file has no probe to compare with.
+    """
+
+    result: StitchResult
+    stitched: ReconstructionMetrics | None
+    extras: ExtraMetrics | None
+    patch: PatchMetricsResult | None
+
+
+def simulation_probe(dataset: GridLinesDataset) -> np.ndarray | None:
+    """``P_sim``: the stored ``probe_simulated``, else ``probeGuess`` normalised as the simulator does."""
+    if dataset.probe_simulated is not None:
+        return dataset.probe_simulated
+    if dataset.probeGuess is not None:
+        return normalised_probe(dataset.probeGuess)
+    return None
+
+
+def stitch_and_score(
+    dataset: GridLinesDataset,
+    context: StitchContext,
+    selection: Selection,
+    batches: Iterable[PatchBatch],
+) -> Scores:
+    """Stitch ``batches`` with the selected stitcher and score the result.
+
+    Parameters
+    ----------
+    dataset : GridLinesDataset
+        The test split the patches were predicted for (labels and ground truth).
+    context : StitchContext
+        The context ``selection`` was made for.
+    selection : Selection
+        The chosen stitcher.
+    batches : iterable of PatchBatch
+        The patch stream, in row order.
+    """
+    probe = simulation_probe(dataset)
+    patch = PatchMetrics(probe) if probe is not None else None
+    if patch is None:
+        log.warning("%s: no probe, so patch metrics are skipped", dataset.path)
+    name = selection.stitcher.name
+    quiet = not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
+    with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet) as bar:
+        result = selection.stitcher.stitch(context, _scored(batches, dataset, patch, bar))
+    for label, array in (("object", result.object), ("coverage", result.coverage)):
+        if np.shape(array) != context.frame_shape:
+            raise RuntimeError(
+                f"stitcher {name!r} returned {label} of shape {np.shape(array)}, expected the ground-truth frame {context.frame_shape}"
+            )
+    stitched = extras = None
+    if dataset.YY_ground_truth is None:
+        log.warning("%s: no ground truth (YY_ground_truth), so only patch metrics are computed", dataset.path)
+    else:
+        stitched = eval_reconstruction(result.object, dataset.YY_ground_truth, coverage=result.coverage)
+        extras = extra_metrics(result.object, dataset.YY_ground_truth, coverage=result.coverage)
+    return Scores(result, stitched, extras, patch.result() if patch is not None else None)
+
+
+def _scored(
+    batches: Iterable[PatchBatch], dataset: GridLinesDataset, patch: PatchMetrics | None, bar: tqdm
+) -> Iterator[PatchBatch]:
+    for batch in batches:
+        if patch is not None:
+            patch.update(batch.start, batch.patches, dataset.Y_I[batch.start : batch.stop], dataset.Y_phi[batch.start : batch.stop])
+        yield batch
+        bar.update(len(batch.patches))
