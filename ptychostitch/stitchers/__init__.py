@@ -4,6 +4,9 @@ Stitchers arrive through pluggy entry points (group ``ptychostitch``, hook
 ``register_stitchers``); see :mod:`ptychostitch.plugins`. :func:`select` picks one for a
 dataset: ``auto`` takes the highest-priority capable stitcher and logs every rejection with its
 reason; an explicit name is used, or refused with its reason.
+
+Each function reads the process-wide :func:`ptychostitch.plugins.registry` unless it is given
+a :class:`~ptychostitch.plugins.Registry` of its own.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from ptychostitch import plugins
 from ptychostitch.errors import InputError
-from ptychostitch.plugins import registry
 from ptychostitch.stitchers.contracts import (
     Capability,
     PatchBatch,
@@ -49,7 +52,8 @@ class Selection:
     requested : str
         What was asked for: ``"auto"`` or a stitcher name.
     fallback : bool
-        True when ``auto`` had to pass over a higher-priority stitcher that cannot run.
+        True when ``auto`` had to pass over a stitcher ranked ahead of the chosen one (higher
+        priority, or equal priority and an earlier name) because it cannot run.
     reason : str
         Why the chosen stitcher can run.
     rejected : dict of str to str
@@ -73,47 +77,62 @@ class Selection:
         }
 
 
-def available() -> dict[str, Stitcher]:
-    """Every registered stitcher, name to stitcher, highest priority first."""
-    found = registry().stitchers
+def available(*, registry: plugins.Registry | None = None) -> dict[str, Stitcher]:
+    """Every registered stitcher, name to stitcher: highest priority first, ties by name."""
+    found = (registry if registry is not None else plugins.registry()).stitchers
     ordered = sorted(found.values(), key=lambda r: (-r.stitcher.priority, r.stitcher.name))
     return {r.stitcher.name: r.stitcher for r in ordered}
 
 
-def get(name: str) -> Stitcher:
+def get(name: str, *, registry: plugins.Registry | None = None) -> Stitcher:
     """The stitcher called ``name``; :class:`~ptychostitch.errors.InputError` naming the known ones."""
-    stitchers = available()
+    stitchers = available(registry=registry)
     if name not in stitchers:
         known = ", ".join(stitchers) or "none"
         raise InputError(f"unknown stitcher {name!r}; registered stitchers: {known}")
     return stitchers[name]
 
 
-def select(context: StitchContext, requested: str = "auto") -> Selection:
+def select(context: StitchContext, requested: str = "auto", *, registry: plugins.Registry | None = None) -> Selection:
     """Choose the stitcher for ``context``.
 
-    ``requested="auto"`` returns the highest-priority stitcher whose capability check passes and
-    logs each rejection; if a higher-priority one was passed over the selection is a fallback
-    and is logged as a warning. A stitcher name is used if it can run, else an
-    :class:`~ptychostitch.errors.InputError` states its reason.
+    ``requested="auto"`` returns the highest-priority stitcher whose capability check passes
+    (ties broken by name) and logs each rejection with its reason; when a stitcher ahead of it
+    was passed over the selection is a fallback, logged as a warning. A stitcher name is used
+    if it can run, else an :class:`~ptychostitch.errors.InputError` states its reason. A
+    capability check that raises, or answers with something other than a
+    :class:`Capability`, counts as "cannot run" with that failure as the reason.
     """
     if requested != "auto":
-        stitcher = get(requested)
-        verdict = stitcher.capability(context)
+        stitcher = get(requested, registry=registry)
+        verdict = _verdict(stitcher, context)
         if not verdict.ok:
             raise InputError(f"stitcher {requested!r} cannot run on this dataset: {verdict.reason}")
+        log.info("stitcher %r selected as requested: %s", requested, verdict.reason)
         return Selection(stitcher, requested, False, verdict.reason, {})
     rejected: dict[str, str] = {}
-    for name, stitcher in available().items():
-        verdict = stitcher.capability(context)
+    for name, stitcher in available(registry=registry).items():
+        verdict = _verdict(stitcher, context)
         if verdict.ok:
-            selection = Selection(stitcher, requested, bool(rejected), verdict.reason, rejected)
             if rejected:
-                log.warning("falling back to stitcher %r: %s", name, "; ".join(f"{k}: {v}" for k, v in rejected.items()))
+                passed_over = "; ".join(f"{k}: {v}" for k, v in rejected.items())
+                log.warning("falling back to stitcher %r (%s): %s", name, verdict.reason, passed_over)
             else:
                 log.info("stitcher %r selected: %s", name, verdict.reason)
-            return selection
+            return Selection(stitcher, requested, bool(rejected), verdict.reason, rejected)
         log.info("stitcher %r cannot run: %s", name, verdict.reason)
         rejected[name] = verdict.reason
     details = "; ".join(f"{k}: {v}" for k, v in rejected.items()) or "no stitchers are registered"
     raise InputError(f"no stitcher can run on this dataset ({details})")
+
+
+def _verdict(stitcher: Stitcher, context: StitchContext) -> Capability:
+    """``stitcher.capability(context)``, with a failing check turned into a refusal."""
+    try:
+        verdict = stitcher.capability(context)
+    except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop selection
+        log.warning("capability check of stitcher %r raised %r", stitcher.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        return Capability(False, f"its capability check raised {exc!r}")
+    if not isinstance(verdict, Capability):
+        return Capability(False, f"its capability check returned {verdict!r} instead of a Capability")
+    return verdict

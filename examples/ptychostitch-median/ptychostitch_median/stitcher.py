@@ -1,0 +1,149 @@
+"""The ``median`` stitcher: per pixel, the median of the patches that cover it.
+
+Why a median
+    A weighted mean lets one bad patch (a model failure, a detector glitch) shift every pixel
+    it covers by ``error / depth``. The median over ``depth >= 3`` overlapping patches ignores a
+    single outlier completely. The median of complex values is taken on the real and imaginary
+    parts separately (the marginal median); with an even number of values it is the mean of the
+    middle two.
+
+What it needs (its capability check says which is missing)
+    - Scan positions: the median is taken over the patches that land on a pixel.
+    - Whole-pixel top-left corners (``position - (N-1)/2`` integral, as on grid-lines scans):
+      the median must choose among values the model actually predicted. Resampling a patch to a
+      subpixel shift blends each value with its neighbours, which spreads an outlier before the
+      median can reject it.
+    - Uniform weighting: a median has no weights, so ``|probe|**2`` weighting is refused.
+    - A crop, if any, with ``N - crop`` even, so the kept block stays centred on the position.
+
+Memory
+    The median needs every value of a pixel at once, so one pass over the patch stream keeps a
+    buffer of ``depth_max x H x W`` complex64 values (8 bytes each), where ``depth_max`` is the
+    largest number of patches over any frame pixel. The positions are known before the first
+    patch arrives, so the buffer size is known too: the capability check states it and refuses
+    above :attr:`MedianStitcher.max_buffer_bytes`. Besides the buffer it holds one batch of
+    patches and a band of 32 frame rows while it takes the medians. Rows outside
+    ``frame_rows`` are never stored.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+from ptychostitch.geometry import top_left
+from ptychostitch.stitchers import Capability, PatchBatch, StitchContext, StitchResult
+
+_BAND = 32
+"""Frame rows whose medians are taken together (bounds the temporary sort buffer)."""
+
+
+class MedianStitcher:
+    """Median of the overlapping patches at each pixel; robust to outlier patches.
+
+    Parameters
+    ----------
+    max_buffer_bytes : int
+        Largest value buffer (``depth_max * H * W * 8`` bytes) the capability check accepts.
+    """
+
+    name = "median"
+    priority = 5
+
+    def __init__(self, max_buffer_bytes: int = 2 * 1024**3) -> None:
+        self.max_buffer_bytes = max_buffer_bytes
+
+    def capability(self, context: StitchContext) -> Capability:
+        if context.positions is None:
+            return Capability(False, "needs scan positions: the median is taken over the patches landing on each pixel")
+        if context.options.weighting != "uniform":
+            return Capability(False, f"a median has no weights, so weighting {context.options.weighting!r} cannot apply; use uniform")
+        crop = context.options.crop
+        if crop is not None and not (0 < crop <= context.N and (context.N - crop) % 2 == 0):
+            return Capability(False, f"crop {crop} must be in 1..N={context.N} with N - crop even, to stay centred on the position")
+        corners = top_left(context.positions[context.frame_rows.start : context.frame_rows.stop], context.N)
+        if not np.allclose(corners, np.rint(corners), rtol=0.0, atol=1e-6):
+            return Capability(
+                False,
+                "needs whole-pixel top-left corners (position - (N-1)/2): resampling subpixel shifts "
+                "would blend outliers into their neighbours before the median could reject them",
+            )
+        depth = self._depth(context).max(initial=0)
+        height, width = context.frame_shape
+        need = int(depth) * height * width * 8
+        if need > self.max_buffer_bytes:
+            return Capability(
+                False,
+                f"needs a {need / 2**20:.0f} MiB buffer ({depth} patches deep over {height}x{width} px), "
+                f"above its limit of {self.max_buffer_bytes / 2**20:.0f} MiB",
+            )
+        return Capability(True, f"whole-pixel positions; median of up to {depth} patches per pixel ({need / 2**20:.1f} MiB buffer)")
+
+    def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
+        height, width = context.frame_shape
+        start, side = self._crop(context)
+        corners = self._corners(context)
+        values = np.full((int(self._depth(context).max(initial=0)), height, width), complex(np.nan, np.nan), np.complex64)
+        filled = np.zeros((height, width), np.intp)
+        first, last = context.frame_rows.start, context.frame_rows.stop
+        for batch in batches:
+            lo, hi = max(batch.start, first), min(batch.stop, last)
+            for row in range(lo, hi):
+                patch = batch.patches[row - batch.start]
+                for channel, (y, x) in enumerate(corners[row - first]):
+                    y0, y1, x0, x1 = max(y, 0), min(y + side, height), max(x, 0), min(x + side, width)
+                    if y0 >= y1 or x0 >= x1:
+                        continue
+                    block = patch[start + y0 - y : start + y1 - y, start + x0 - x : start + x1 - x, channel]
+                    slots = filled[y0:y1, x0:x1]
+                    np.put_along_axis(values[:, y0:y1, x0:x1], slots[None], block[None], axis=0)
+                    slots += 1
+        obj = np.zeros((height, width), np.complex64)
+        for y0 in range(0, height if len(values) else 0, _BAND):  # no buffer: nothing landed
+            band = values[:, y0 : y0 + _BAND]
+            count = filled[y0 : y0 + _BAND]
+            obj[y0 : y0 + _BAND] = _median(band.real, count) + 1j * _median(band.imag, count)
+        obj *= np.float32(context.norm_Y_I)
+        return StitchResult(obj, filled.astype(np.float32), self.name)
+
+    @staticmethod
+    def _crop(context: StitchContext) -> tuple[int, int]:
+        """First kept patch row/column and the kept side."""
+        crop = context.options.crop
+        return (0, context.N) if crop is None else ((context.N - crop) // 2, crop)
+
+    def _corners(self, context: StitchContext) -> np.ndarray:
+        """Frame ``(y, x)`` of the first kept pixel of every channel of every frame row, shape (rows, C, 2), int."""
+        start, _ = self._crop(context)
+        positions = context.positions[context.frame_rows.start : context.frame_rows.stop]  # type: ignore[index]
+        return np.rint(top_left(positions, context.N)).astype(np.intp) + start
+
+    def _depth(self, context: StitchContext) -> np.ndarray:
+        """Number of kept patch blocks over each frame pixel, shape frame_shape, int."""
+        _, side = self._crop(context)
+        height, width = context.frame_shape
+        depth = np.zeros((height + 1, width + 1), np.intp)
+        for y, x in self._corners(context).reshape(-1, 2):
+            y0, y1, x0, x1 = max(y, 0), min(y + side, height), max(x, 0), min(x + side, width)
+            if y0 < y1 and x0 < x1:
+                depth[y0, x0] += 1
+                depth[y0, x1] -= 1
+                depth[y1, x0] -= 1
+                depth[y1, x1] += 1
+        return depth.cumsum(0).cumsum(1)[:height, :width]
+
+
+def _median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Median along axis 0 of the first ``count`` entries of each column (the rest are NaN).
+
+    Parameters
+    ----------
+    values : ndarray, shape (D, h, w), float32
+        NaN beyond each column's ``count`` values.
+    count : ndarray, shape (h, w), int
+        Values per column, at most D; 0 gives 0. D must be at least 1.
+    """
+    ordered = np.sort(values, axis=0)  # NaN sorts last
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[None] // 2, axis=0)[0]
+    high = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]
+    return np.where(count > 0, (low + high) / 2, 0).astype(np.float32)
