@@ -87,6 +87,8 @@ def test_non_square_images_are_centre_cropped_like_ptychopinn() -> None:
 def test_frc_rejects_mismatched_shapes() -> None:
     with pytest.raises(InputError, match=r"\(8, 8\) and \(8, 9\)"):
         frc(np.zeros((8, 8)), np.zeros((8, 9)))
+    with pytest.raises(InputError, match="real images"):
+        frc(np.zeros((8, 8), complex), np.zeros((8, 8)))
 
 
 def test_cutoff_interpolates_between_rings() -> None:

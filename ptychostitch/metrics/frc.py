@@ -148,6 +148,8 @@ def frc(
     b = np.asarray(image2)
     if a.ndim != 2 or a.shape != b.shape:
         raise InputError(f"FRC needs two 2-D images of one shape, got {a.shape} and {b.shape}")
+    if np.iscomplexobj(a) or np.iscomplexobj(b):
+        raise InputError("FRC takes real images (an amplitude or a phase), got a complex array")
     a, b = square_crop(a, b)
     index, weight, n_rings = _half_plane_rings(*a.shape)
     f1, f2 = scipy.fft.rfft2(np.stack([a, b]).astype(np.float64)).reshape(2, -1)
