@@ -3,6 +3,6 @@
 Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``execute(args) -> int``.
 """
 
-from ptychostitch.commands import stitchers
+from ptychostitch.commands import simulate, stitchers
 
-COMMANDS = [stitchers]
+COMMANDS = [simulate, stitchers]
