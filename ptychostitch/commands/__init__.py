@@ -3,6 +3,6 @@
 Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``execute(args) -> int``.
 """
 
-from ptychostitch.commands import evaluate, stitchers
+from ptychostitch.commands import evaluate, run, simulate, stitchers
 
-COMMANDS = [stitchers, evaluate]
+COMMANDS = [simulate, run, evaluate, stitchers]
