@@ -13,7 +13,7 @@ import ptychostitch.simulate.simulator as simulator
 from ptychostitch.cli import main
 from ptychostitch.errors import InputError
 from ptychostitch.simulate import SimulationConfig, simulate
-from ptychostitch.simulate.npz_stream import NpzStreamWriter
+from ptychostitch.npz_stream import NpzStreamWriter
 
 TINY = SimulationConfig(N=16, gridsize=1, size=48, nimgs_train=2, nimgs_test=1, seed=5)
 TINY_ARGS = ["--N", "16", "--size", "48", "--nimgs-train", "2", "--nimgs-test", "1", "--seed", "5"]

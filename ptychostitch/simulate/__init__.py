@@ -9,7 +9,8 @@ Usage::
 :func:`plan` gives every member's shape and dtype without simulating. The modules:
 ``config`` (the dataclass), ``objects`` (lines objects), ``probe`` and ``probe_transforms``,
 ``patches`` (grid extraction), ``forward`` (diffraction and noise), ``split`` (one split's
-objects and rows), ``npz_stream`` (chunked NPZ writer), ``metadata``, ``plan``, ``simulator``.
+objects and rows), ``metadata``, ``plan``, ``simulator``; files are written with
+:mod:`ptychostitch.npz_stream`.
 See ``docs/simulate.md``.
 """
 

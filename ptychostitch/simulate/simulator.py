@@ -31,7 +31,7 @@ from ptychostitch.errors import InputError
 from ptychostitch.simulate.config import SimulationConfig
 from ptychostitch.simulate.forward import diffract, intensity_scale, patch_energy
 from ptychostitch.simulate.metadata import build_metadata, metadata_array
-from ptychostitch.simulate.npz_stream import NpzStreamWriter
+from ptychostitch.npz_stream import NpzStreamWriter
 from ptychostitch.simulate.patches import channels_last
 from ptychostitch.simulate.plan import PATCH_MEMBERS, Member, SplitPlan, plan
 from ptychostitch.simulate.probe import Probe, build_probe
