@@ -43,15 +43,16 @@ from tqdm import tqdm
 from ptychostitch import hookimpl
 from ptychostitch.errors import InputError
 from ptychostitch.stitchers.contracts import Capability, PatchBatch, StitchContext, StitchResult
-from ptychostitch.stitchers.splat import add_blocks, box_sums, scatter_blocks, shift_planes
+from ptychostitch.stitchers.splat import add_blocks, box_sums, empty_like_shape, multiply, scatter_blocks, shift_planes
 
 log = logging.getLogger(__name__)
 
 MAX_SHARED_FRACTIONS = 4
 """At most this many distinct sub-pixel offsets get a canvas each (shared-fraction placement)."""
 
-_FOOTPRINT_FLOATS = {"cpu": 1 << 19, "cuda": 1 << 25}
-"""Floats of footprint built per chunk: 2 MiB stays in a CPU's cache; large chunks on CUDA."""
+_FOOTPRINT_FLOATS = {"cpu": 1 << 16, "cuda": 1 << 25}
+"""Floats of footprint built per chunk: 256 KiB buffers stay in a CPU core's cache (1 MiB ones
+ran 2.5x slower here at N=128); large chunks on CUDA."""
 
 
 class TorchMmapStitcher:
@@ -106,9 +107,7 @@ class TorchMmapStitcher:
                     continue
                 crop = batch.patches[lo - batch.start : hi - batch.start, start : start + size, start : start + size]
                 patches = np.ascontiguousarray(np.moveaxis(crop, -1, 1), dtype=np.complex64)
-                if not patches.flags.writeable:
-                    patches = patches.copy()
-                canvas.add(torch.from_numpy(patches).reshape(-1, size, size), plan.rows(lo - rows.start, hi - rows.start))
+                canvas.add(patches.reshape(-1, size, size), plan.rows(lo - rows.start, hi - rows.start))
                 bar.update(hi - lo)
             obj, coverage = canvas.result(context.norm_Y_I)
         return StitchResult(obj, coverage, self.name)
@@ -136,7 +135,7 @@ class _Placement:
         ``(H, W)`` of the ground-truth frame.
     margin : int
         Canvas margin on every side, ``size + 1``.
-    weights : Tensor, shape (size, size), float32, or None
+    weights : ndarray, shape (size, size), float32, or None
         Per-pixel weights; None for uniform weights.
     top : ndarray, shape (rows, C, 2), int64
         Canvas index (frame index + margin) of each kept window's top-left pixel, floored.
@@ -154,7 +153,7 @@ class _Placement:
     size: int
     frame_shape: tuple[int, int]
     margin: int
-    weights: torch.Tensor | None
+    weights: np.ndarray | None
     top: np.ndarray
     frac: np.ndarray
     group: np.ndarray
@@ -169,7 +168,7 @@ class _Placement:
         weights = None
         if context.options.weighting == "probe":
             probe = np.asarray(context.probe)[start : start + size, start : start + size]
-            weights = torch.from_numpy(np.abs(probe).astype(np.float32) ** 2).to(device)
+            weights = (np.abs(probe) ** 2).astype(np.float32)
         rows = context.frame_rows
         corner = np.asarray(context.positions, dtype=np.float64)[rows.start : rows.stop] - (n - 1) / 2.0 + start
         floor = np.floor(corner)
@@ -202,22 +201,29 @@ class _Placement:
 
 
 class _Canvas:
-    """The accumulators: planes ``(Σ w·Re O, Σ w·Im O, Σ w)`` with a margin, plus shared-fraction canvases."""
+    """The accumulators: planes ``(Σ w·Re O, Σ w·Im O, Σ w)`` with a margin, plus shared-fraction canvases.
+
+    On a CPU every array is NumPy: the work is many mid-sized element-wise operations between
+    slice adds, and torch's intra-op threads, woken for each one, made it up to 10x slower on a
+    busy machine; NumPy runs them on the calling thread. On CUDA the planes and footprints are
+    torch tensors on the device.
+    """
 
     def __init__(self, plan: _Placement, device: torch.device) -> None:
         self.plan = plan
         self.device = device
-        height, width = (s + 2 * plan.margin for s in plan.frame_shape)
-        self.planes = torch.zeros((3, height, width), dtype=torch.float32, device=device)
-        self.shared_values = [torch.zeros((height, width), dtype=torch.complex64) for _ in plan.fractions]
-        if plan.weights is None:
-            self.shared_weights = [np.zeros((height, width), dtype=np.int64) for _ in plan.fractions]
+        shape = tuple(s + 2 * plan.margin for s in plan.frame_shape)
+        if device.type == "cpu":
+            self.planes: np.ndarray | torch.Tensor = np.zeros((3, *shape), dtype=np.float32)
         else:
-            self.shared_weights = [torch.zeros((height, width), dtype=torch.float32) for _ in plan.fractions]
+            self.planes = torch.zeros((3, *shape), dtype=torch.float32, device=device)
+        self.shared_values = [np.zeros(shape, dtype=np.complex64) for _ in plan.fractions]
+        weight_type = np.int64 if plan.weights is None else np.float32
+        self.shared_weights = [np.zeros(shape, dtype=weight_type) for _ in plan.fractions]
         self.chunk = max(1, _FOOTPRINT_FLOATS[device.type] // (3 * (plan.size + 1) ** 2))
 
-    def add(self, patches: torch.Tensor, where: _Rows) -> None:
-        """Add patches (k, size, size) complex64 on the CPU placed as ``where`` says."""
+    def add(self, patches: np.ndarray, where: _Rows) -> None:
+        """Add patches (k, size, size) complex64 placed as ``where`` says."""
         for g in range(len(self.plan.fractions)):
             pick = np.flatnonzero(where.group == g)
             if len(pick):
@@ -226,59 +232,57 @@ class _Canvas:
         for a in range(0, len(pick), self.chunk):
             self._add_footprints(patches, where, pick[a : a + self.chunk])
 
-    def _add_shared(self, g: int, patches: torch.Tensor, top: np.ndarray, pick: np.ndarray) -> None:
+    def _add_shared(self, g: int, patches: np.ndarray, top: np.ndarray, pick: np.ndarray) -> None:
         size, weights = self.plan.size, self.plan.weights
-        values = self.shared_values[g]
+        values, total = self.shared_values[g], self.shared_weights[g]
         ys, xs = top[pick, 0].tolist(), top[pick, 1].tolist()
         if weights is None:
             for k, y, x in zip(pick.tolist(), ys, xs):
                 values[y : y + size, x : x + size] += patches[k]
-            np.add.at(self.shared_weights[g], (top[pick, 0], top[pick, 1]), 1)
+            np.add.at(total, (top[pick, 0], top[pick, 1]), 1)
             return
-        weighted = patches[torch.from_numpy(pick)] * weights
-        total = self.shared_weights[g]
-        for k, y, x in zip(range(len(pick)), ys, xs):
-            values[y : y + size, x : x + size] += weighted[k]
+        for patch, y, x in zip(patches[pick] * weights, ys, xs):
+            values[y : y + size, x : x + size] += patch
             total[y : y + size, x : x + size] += weights
 
-    def _add_footprints(self, patches: torch.Tensor, where: _Rows, pick: np.ndarray) -> None:
-        size, dev = self.plan.size, self.device
-        index = torch.from_numpy(pick)
-        parts = torch.view_as_real(patches[index].to(dev)).permute(0, 3, 1, 2)
-        weights = self.plan.weights if self.plan.weights is not None else torch.ones((size, size), device=dev)
-        planes = torch.empty((len(pick), 3, size, size), dtype=torch.float32, device=dev)
-        torch.mul(parts, weights, out=planes[:, :2])
+    def _add_footprints(self, patches: np.ndarray, where: _Rows, pick: np.ndarray) -> None:
+        size = self.plan.size
+        frac = where.frac[pick].reshape(-1, 2, 1, 1, 1)
+        values: np.ndarray | torch.Tensor = patches[pick]
+        weights: np.ndarray | torch.Tensor = self.plan.weights if self.plan.weights is not None else np.ones((size, size), np.float32)
+        if self.device.type != "cpu":
+            values, weights, frac = (torch.from_numpy(a).to(self.device) for a in (values, weights, frac))
+        planes = empty_like_shape(self.planes, (len(pick), 3, size, size))
+        multiply(values.real, weights, out=planes[:, 0])
+        multiply(values.imag, weights, out=planes[:, 1])
         planes[:, 2] = weights
-        frac = torch.from_numpy(where.frac[pick]).to(dev).view(-1, 2, 1, 1, 1)
         footprints = shift_planes(planes, frac[:, 0], frac[:, 1])
         top = where.top[pick]
-        if dev.type == "cpu":
+        if self.device.type == "cpu":
             add_blocks(self.planes, footprints, top[:, 0].tolist(), top[:, 1].tolist())
         else:
-            top_t = torch.from_numpy(top).to(dev)
+            top_t = torch.from_numpy(top).to(self.device)
             scatter_blocks(self.planes, footprints, top_t[:, 0], top_t[:, 1])
 
     def result(self, norm: float) -> tuple[np.ndarray, np.ndarray]:
         """The stitched object (H, W) complex64 times ``norm`` and its coverage (H, W) float32."""
         plan = self.plan
-        height, width = self.planes.shape[1:]
+        planes = self.planes if isinstance(self.planes, np.ndarray) else self.planes.cpu().numpy()
         for g, (fy, fx) in enumerate(plan.fractions):
-            values = self.shared_values[g]
+            values, total = self.shared_values[g], self.shared_weights[g]
             if plan.weights is None:
-                total = torch.from_numpy(box_sums(self.shared_weights[g], plan.size).astype(np.float32))
-            else:
-                total = self.shared_weights[g]
-            shared = torch.stack([values.real, values.imag, total])
+                total = box_sums(total, plan.size).astype(np.float32)
+            shared = np.stack([values.real, values.imag, total])
             if fy or fx:
-                shared = shift_planes(shared, torch.tensor(fy), torch.tensor(fx))[:, :height, :width]
-            self.planes += shared.to(self.device)
+                shared = shift_planes(shared, fy, fx)[:, :-1, :-1]
+            planes += shared
         m = plan.margin
         h, w = plan.frame_shape
-        re, im, coverage = self.planes[:, m : m + h, m : m + w].cpu()
+        re, im, coverage = planes[:, m : m + h, m : m + w]
         covered = coverage > 0
-        safe = torch.where(covered, coverage, torch.ones_like(coverage))
-        obj = torch.where(covered, torch.complex(re / safe, im / safe), torch.zeros((), dtype=torch.complex64))
-        return (obj * norm).numpy().astype(np.complex64), coverage.numpy().copy()
+        safe = np.where(covered, coverage, 1)
+        obj = np.where(covered, (re / safe + 1j * (im / safe)).astype(np.complex64), 0)
+        return (obj * np.float32(norm)).astype(np.complex64), np.ascontiguousarray(coverage)
 
 
 def _device(requested: str) -> torch.device:
