@@ -328,3 +328,20 @@ def test_wrong_patch_shape_is_an_input_error() -> None:
     ctx = context(np.zeros((2, 1, 2)) + 7.5, (16, 16), 16)
     with pytest.raises(InputError, match="expected shape"):
         TorchMmapStitcher().stitch(ctx, [PatchBatch(0, np.ones((2, 16, 15, 1), np.complex64))])
+
+
+def test_accelerator_kernels_match_the_cpu_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The torch path (footprints + index_add_, used on CUDA) run on the CPU gives the same object."""
+    rng = np.random.default_rng(4)
+    n, frame = 16, (37, 45)
+    positions = scattered(rng, 25, 4, frame, n, integer=False)
+    patches = (rng.normal(size=(25, n, n, 4)) + 1j * rng.normal(size=(25, n, n, 4))).astype(np.complex64)
+    probe = (np.hanning(n)[:, None] * np.hanning(n)[None, :] + 0.05).astype(np.complex64)
+    ctx = context(positions, frame, n, probe=probe, options=StitchOptions(weighting="probe", crop=12))
+    cpu = stitch(ctx, patches)
+    monkeypatch.setattr(torch_mmap, "_torch_kernels", lambda device: True)
+    accel = stitch(ctx, patches)
+    covered = cpu.coverage > 0
+    np.testing.assert_array_equal(accel.coverage > 0, covered)
+    np.testing.assert_allclose(accel.coverage, cpu.coverage, rtol=1e-6)
+    np.testing.assert_allclose(accel.object, cpu.object, rtol=0, atol=1e-6 * np.abs(cpu.object).max())

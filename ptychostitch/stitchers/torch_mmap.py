@@ -50,9 +50,9 @@ log = logging.getLogger(__name__)
 MAX_SHARED_FRACTIONS = 4
 """At most this many distinct sub-pixel offsets get a canvas each (shared-fraction placement)."""
 
-_FOOTPRINT_FLOATS = {"cpu": 1 << 16, "cuda": 1 << 25}
+_FOOTPRINT_FLOATS = {"numpy": 1 << 16, "torch": 1 << 25}
 """Floats of footprint built per chunk: 256 KiB buffers stay in a CPU core's cache (1 MiB ones
-ran 2.5x slower here at N=128); large chunks on CUDA."""
+ran 2.5x slower here at N=128); large chunks for torch kernels on an accelerator."""
 
 
 class TorchMmapStitcher:
@@ -178,7 +178,7 @@ class _Placement:
         margin = size + 1
         group = np.full(inside.shape, -1, dtype=np.int64)
         fractions = np.zeros((0, 2), dtype=np.float32)
-        if device.type == "cpu" and inside.any():
+        if not _torch_kernels(device) and inside.any():
             shared, inverse = np.unique(frac[inside], axis=0, return_inverse=True)
             if len(shared) <= MAX_SHARED_FRACTIONS:
                 group[inside] = inverse.reshape(-1)
@@ -213,14 +213,15 @@ class _Canvas:
         self.plan = plan
         self.device = device
         shape = tuple(s + 2 * plan.margin for s in plan.frame_shape)
-        if device.type == "cpu":
-            self.planes: np.ndarray | torch.Tensor = np.zeros((3, *shape), dtype=np.float32)
+        if _torch_kernels(device):
+            self.planes: np.ndarray | torch.Tensor = torch.zeros((3, *shape), dtype=torch.float32, device=device)
         else:
-            self.planes = torch.zeros((3, *shape), dtype=torch.float32, device=device)
+            self.planes = np.zeros((3, *shape), dtype=np.float32)
         self.shared_values = [np.zeros(shape, dtype=np.complex64) for _ in plan.fractions]
         weight_type = np.int64 if plan.weights is None else np.float32
         self.shared_weights = [np.zeros(shape, dtype=weight_type) for _ in plan.fractions]
-        self.chunk = max(1, _FOOTPRINT_FLOATS[device.type] // (3 * (plan.size + 1) ** 2))
+        kernels = "torch" if _torch_kernels(device) else "numpy"
+        self.chunk = max(1, _FOOTPRINT_FLOATS[kernels] // (3 * (plan.size + 1) ** 2))
 
     def add(self, patches: np.ndarray, where: _Rows) -> None:
         """Add patches (k, size, size) complex64 placed as ``where`` says."""
@@ -250,7 +251,8 @@ class _Canvas:
         frac = where.frac[pick].reshape(-1, 2, 1, 1, 1)
         values: np.ndarray | torch.Tensor = patches[pick]
         weights: np.ndarray | torch.Tensor = self.plan.weights if self.plan.weights is not None else np.ones((size, size), np.float32)
-        if self.device.type != "cpu":
+        on_torch = isinstance(self.planes, torch.Tensor)
+        if on_torch:
             values, weights, frac = (torch.from_numpy(a).to(self.device) for a in (values, weights, frac))
         planes = empty_like_shape(self.planes, (len(pick), 3, size, size))
         multiply(values.real, weights, out=planes[:, 0])
@@ -258,31 +260,40 @@ class _Canvas:
         planes[:, 2] = weights
         footprints = shift_planes(planes, frac[:, 0], frac[:, 1])
         top = where.top[pick]
-        if self.device.type == "cpu":
-            add_blocks(self.planes, footprints, top[:, 0].tolist(), top[:, 1].tolist())
-        else:
+        if on_torch:
             top_t = torch.from_numpy(top).to(self.device)
             scatter_blocks(self.planes, footprints, top_t[:, 0], top_t[:, 1])
+        else:
+            add_blocks(self.planes, footprints, top[:, 0].tolist(), top[:, 1].tolist())
 
     def result(self, norm: float) -> tuple[np.ndarray, np.ndarray]:
         """The stitched object (H, W) complex64 times ``norm`` and its coverage (H, W) float32."""
         plan = self.plan
+        m, (h, w) = plan.margin, plan.frame_shape
         planes = self.planes if isinstance(self.planes, np.ndarray) else self.planes.cpu().numpy()
+        total = np.array(planes[:, m : m + h, m : m + w])
+        before = (slice(m - 1, m + h), slice(m - 1, m + w))  # the frame and the row/column before it
         for g, (fy, fx) in enumerate(plan.fractions):
-            values, total = self.shared_values[g], self.shared_weights[g]
+            values, weights = self.shared_values[g], self.shared_weights[g]
             if plan.weights is None:
-                total = box_sums(total, plan.size).astype(np.float32)
-            shared = np.stack([values.real, values.imag, total])
+                weights = box_sums(weights, plan.size).astype(np.float32)
+            shared = np.stack([values.real[before], values.imag[before], weights[before]])
             if fy or fx:
-                shared = shift_planes(shared, fy, fx)[:, :-1, :-1]
-            planes += shared
-        m = plan.margin
-        h, w = plan.frame_shape
-        re, im, coverage = planes[:, m : m + h, m : m + w]
+                total += shift_planes(shared, fy, fx)[:, 1 : h + 1, 1 : w + 1]
+            else:
+                total += shared[:, 1:, 1:]
+        re, im, coverage = total
         covered = coverage > 0
-        safe = np.where(covered, coverage, 1)
-        obj = np.where(covered, (re / safe + 1j * (im / safe)).astype(np.complex64), 0)
-        return (obj * np.float32(norm)).astype(np.complex64), np.ascontiguousarray(coverage)
+        obj = np.zeros((h, w), dtype=np.complex64)
+        np.divide(re, coverage, out=obj.real, where=covered)
+        np.divide(im, coverage, out=obj.imag, where=covered)
+        obj *= np.float32(norm)
+        return obj, coverage.copy()
+
+
+def _torch_kernels(device: torch.device) -> bool:
+    """Whether placement runs as torch kernels on ``device`` (accelerators) rather than NumPy (CPU)."""
+    return device.type != "cpu"
 
 
 def _device(requested: str) -> torch.device:
