@@ -1,4 +1,4 @@
-"""``torch-mmap``: streaming, frame-exact position stitcher in native PyTorch.
+"""``torch-mmap``: the streaming, frame-exact position stitcher (the seed's native PyTorch path).
 
 Every pixel of every patch is splatted bilinearly onto a canvas in the ground-truth frame, and
 its weight onto a coverage canvas; the object is ``Σ w·O / Σ w`` where covered and 0 elsewhere,
@@ -15,19 +15,25 @@ frame pixel) and per-row placement tables (about 25 bytes per patch), never the 
 Placement (see :mod:`ptychostitch.stitchers.splat`):
 
 * **Shared fractions** (CPU, when at most :data:`MAX_SHARED_FRACTIONS` distinct sub-pixel
-  offsets occur, e.g. any regular grid with an integer step): patches are added at their integer
-  offsets into one canvas per fraction (one slice add per patch, no resampling), and each canvas
-  is bilinearly shifted by its fraction once at the end. Bilinear shifting is linear, so this is
-  the same sum as splatting every patch.
-* **Per-patch footprints** (scattered sub-pixel positions, or CUDA): each batch is bilinearly
-  shifted patch by patch into ``(M+1) x (M+1)`` footprints, which are added with one slice add
-  each (CPU) or one ``index_add_`` per chunk (CUDA).
+  offsets occur, e.g. any regular grid with a whole-pixel step): patches are added at their
+  integer offsets into one canvas per fraction (one slice add per patch, no resampling), and
+  each canvas is bilinearly shifted by its fraction once at the end. Bilinear shifting is
+  linear, so this is the same sum as splatting every patch.
+* **Per-patch footprints** (scattered sub-pixel positions, and always on CUDA): patches are
+  bilinearly shifted, a few at a time, into ``(M+1) x (M+1)`` footprints, which are added with
+  one slice add each (CPU) or one ``index_add_`` per chunk (CUDA).
+
+On a CPU the kernels are NumPy, on the calling thread: they are many mid-sized element-wise
+operations between slice adds, and torch's intra-op threads, woken for each, made them up to
+10x slower on a busy 2-core machine (and would compete with the model that produces the
+patches). On CUDA they are torch tensors on the device.
 
 Accumulation is float32: each canvas pixel receives one add per patch covering it, so its
 relative rounding error is at most about ``depth × 6e-8`` (depth = patches overlapping a pixel;
 typically ``sqrt(depth) × 6e-8``), well inside 1e-5 for any practical overlap, and float32
 slice adds run twice as fast as float64 ones. On a CPU the result is deterministic (fixed
-order of adds); on CUDA the order of atomic adds varies, so the last bits may vary.
+order of adds, independent of how the stream is batched); on CUDA the order of atomic adds
+varies, so the last bits may vary.
 """
 
 from __future__ import annotations
@@ -203,10 +209,7 @@ class _Placement:
 class _Canvas:
     """The accumulators: planes ``(Σ w·Re O, Σ w·Im O, Σ w)`` with a margin, plus shared-fraction canvases.
 
-    On a CPU every array is NumPy: the work is many mid-sized element-wise operations between
-    slice adds, and torch's intra-op threads, woken for each one, made it up to 10x slower on a
-    busy machine; NumPy runs them on the calling thread. On CUDA the planes and footprints are
-    torch tensors on the device.
+    NumPy arrays on a CPU, torch tensors on an accelerator (see the module notes).
     """
 
     def __init__(self, plan: _Placement, device: torch.device) -> None:
