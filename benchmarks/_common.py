@@ -1,11 +1,12 @@
 """Shared pieces of the stitcher benchmarks: patch files on disk, scan layouts, streaming, timing.
 
 Patch files are ``.npy`` arrays of shape (count, N, N, 1), complex64, filled by tiling a small
-random pool (patch content does not change the cost of stitching). :func:`stream` reads them
-through a plain ``mmap`` and hands out :class:`~ptychostitch.stitchers.PatchBatch` copies; after
-each batch it calls ``madvise(MADV_DONTNEED)`` on the pages it has read, so they leave the
-process's resident set (they stay in the kernel's page cache). Without that, every page of a
-memory-mapped file that was ever touched counts in RSS until the mapping is closed.
+random pool (patch content does not change the cost of stitching). :func:`stream` maps them
+with a plain read-only ``mmap`` and hands out :class:`~ptychostitch.stitchers.PatchBatch` views
+of it (no copy); once the consumer asks for the next batch it calls ``madvise(MADV_DONTNEED)``
+on the pages of the previous one, so they leave the process's resident set (they stay in the
+kernel's page cache). Without that, every page of a memory-mapped file that was ever touched
+counts in RSS until the mapping is closed.
 """
 
 from __future__ import annotations
@@ -72,12 +73,11 @@ class PatchFile:
 
 
 def stream(patches: PatchFile, count: int, batch: int = 256) -> Iterator[PatchBatch]:
-    """Rows ``0 .. count - 1`` as batches copied out of the mapping, released once read."""
+    """Rows ``0 .. count - 1`` as read-only views of the mapping, each released once consumed."""
     for a in range(0, count, batch):
         b = min(a + batch, count)
-        rows = np.array(patches.array[a:b])
+        yield PatchBatch(a, patches.array[a:b])
         patches.release(a, b)
-        yield PatchBatch(a, rows)
 
 
 @dataclass(frozen=True)
