@@ -130,7 +130,8 @@ def write_grid_file(
                 k += 1
     norm = float(np.mean(np.abs(raw).max(axis=(1, 2, 3))))
     patches = raw / np.float32(norm)
-    illuminated = patches * probe[None, :, :, None]
+    p_sim = (probe * np.float32(0.5)).astype(np.complex64)
+    illuminated = patches * p_sim[None, :, :, None]
     diffraction = np.abs(np.fft.fftshift(np.fft.fft2(illuminated, axes=(1, 2), norm="ortho"), axes=(1, 2)))
 
     rel = np.zeros((rows, 1, 2, g * g), np.float32)
@@ -149,14 +150,14 @@ def write_grid_file(
         meta["additional_parameters"]["coords_offsets_order"] = coords_offsets
     arrays: dict[str, Any] = {
         "diffraction": diffraction.astype(np.float32),
-        "Y_I": (np.abs(patches) * np.abs(probe)[None, :, :, None]).astype(np.float32),
+        "Y_I": (np.abs(patches) * np.abs(p_sim)[None, :, :, None]).astype(np.float32),
         "Y_phi": np.angle(patches).astype(np.float32),
         "coords_nominal": rel,
         "coords_true": rel.copy(),
         "YY_full": objects[..., None],
         "YY_ground_truth": truth[..., None],
         "probeGuess": probe,
-        "probe_simulated": (probe * np.float32(0.5)).astype(np.complex64),
+        "probe_simulated": p_sim,
         "norm_Y_I": np.array(norm, dtype=np.float64),
     }
     if coords_offsets is not None:

@@ -22,7 +22,7 @@ from ptychostitch.metrics import (
     eval_reconstruction,
     extra_metrics,
 )
-from ptychostitch.runner.physics import normalised_probe
+from ptychostitch.simulate.probe import normalise
 from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def simulation_probe(dataset: GridLinesDataset) -> np.ndarray | None:
     if dataset.probe_simulated is not None:
         return dataset.probe_simulated
     if dataset.probeGuess is not None:
-        return normalised_probe(dataset.probeGuess)
+        return normalise(dataset.probeGuess)[0]
     return None
 
 

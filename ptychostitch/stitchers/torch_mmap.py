@@ -44,7 +44,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ptychostitch import hookimpl
 from ptychostitch.errors import InputError
@@ -100,8 +99,7 @@ class TorchMmapStitcher:
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
         rows = context.frame_rows
-        bar = tqdm(total=len(rows), unit="row", desc="stitch", disable=not log.isEnabledFor(logging.INFO))
-        with torch.inference_mode(), bar:
+        with torch.inference_mode():
             device = _device(context.options.device)
             plan = _Placement.build(context, device)
             canvas = _Canvas(plan, device)
@@ -114,7 +112,6 @@ class TorchMmapStitcher:
                 crop = batch.patches[lo - batch.start : hi - batch.start, start : start + size, start : start + size]
                 patches = np.ascontiguousarray(np.moveaxis(crop, -1, 1), dtype=np.complex64)
                 canvas.add(patches.reshape(-1, size, size), plan.rows(lo - rows.start, hi - rows.start))
-                bar.update(hi - lo)
             obj, coverage = canvas.result(context.norm_Y_I)
         return StitchResult(obj, coverage, self.name)
 
