@@ -3,6 +3,6 @@
 Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``execute(args) -> int``.
 """
 
-from ptychostitch.commands import evaluate, simulate, stitchers
+from ptychostitch.commands import evaluate, run, simulate, stitchers
 
-COMMANDS = [simulate, evaluate, stitchers]
+COMMANDS = [simulate, run, evaluate, stitchers]

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from ptychostitch.commands.options import add_stitch_arguments, non_negative_int, positive_int, stitch_options
-from ptychostitch.runner.pipeline import DEFAULT_DATASET, RunConfig, run
+from ptychostitch.runner.defaults import EMBEDDED_DATASET
+from ptychostitch.runner.pipeline import RunConfig, run
 
 NAME = "run"
 HELP = (
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     keep = parser.add_mutually_exclusive_group()
     keep.add_argument("--keep-tmp", dest="keep_tmp", action="store_true", default=True, help="keep tmp/torch_reassembly/reassembly_test.npz (default)")
     keep.add_argument("--clean-tmp", dest="keep_tmp", action="store_false", help="delete the temporary reassembly file at the end")
-    parser.epilog = f"Embedded default dataset: {DEFAULT_DATASET}"
+    parser.epilog = f"Embedded default dataset: {EMBEDDED_DATASET}"
 
 
 def execute(args: argparse.Namespace) -> int:

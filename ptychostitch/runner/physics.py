@@ -5,7 +5,7 @@ Units follow PtychoPINN's grid-lines simulator (``docs/model.md``):
 - an *object patch* ``O = Y_hat * exp(i * Phi)`` is the normalised object (the raw amplitude
   divided by the split's ``norm_Y_I``), without the probe;
 - the *probe* is the normalised illumination ``P_sim`` (the file's ``probe_simulated``, or
-  :func:`normalised_probe` of ``probeGuess``);
+  :func:`ptychostitch.simulate.probe.normalise` of ``probeGuess``);
 - a *diffraction amplitude* is ``|fftshift(fft2(O * P_sim, norm="ortho"))|``, which is what the
   file's ``diffraction`` (``sqrt(counts) / s_I``) holds in expectation;
 - *counts* are ``(s_I * amplitude)**2`` photons, with ``s_I`` the intensity scale of
@@ -21,48 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
-PROBE_SCALE = 4.0
-"""PtychoPINN's ``probe_scale``: ``mean(|P_sim| * M) = 1 / PROBE_SCALE`` over the patch."""
-
-
-def probe_mask(n: int) -> np.ndarray:
-    """The disk PtychoPINN normalises the probe over.
-
-    Parameters
-    ----------
-    n : int
-        Patch side in pixels.
-
-    Returns
-    -------
-    ndarray, shape (n, n), bool
-        True where ``r < n // 4``, with ``r`` measured from pixel coordinates ``k - n//2 + 0.5``
-        (the centre ``(n-1)/2`` for even ``n``).
-    """
-    k = np.arange(n) - n // 2 + 0.5
-    return np.hypot(k[:, None], k[None, :]) < n // 4
-
-
-def normalised_probe(probe_guess: np.ndarray) -> np.ndarray:
-    """The illumination the grid-lines simulator uses, from the stored ``probeGuess``.
-
-    ``P_sim = probeGuess / (PROBE_SCALE * mean(|probeGuess| * M))`` with ``M`` =
-    :func:`probe_mask`; the mean runs over all ``n * n`` pixels.
-
-    Parameters
-    ----------
-    probe_guess : ndarray, shape (n, n), complex
-        The file's ``probeGuess`` (not normalised).
-
-    Returns
-    -------
-    ndarray, shape (n, n), complex64
-    """
-    probe = np.asarray(probe_guess).astype(np.complex64)
-    denominator = PROBE_SCALE * float(np.mean(np.abs(probe) * probe_mask(probe.shape[0])))
-    return (probe / denominator).astype(np.complex64)
-
 
 def intensity_scale(y_i: Any, nphotons: float, chunk: int = 1024) -> float:
     """``s_I``, recovered from the train split's ``Y_I``.

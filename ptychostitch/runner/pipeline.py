@@ -21,17 +21,20 @@ from ptychostitch.dataset import GridLinesDataset, load_gridlines
 from ptychostitch.errors import InputError
 from ptychostitch.runner import reassembly
 from ptychostitch.runner.artifacts import claim_output_dir, versions, write_results
+from ptychostitch.runner.checkpoint import load_checkpoint, save_checkpoint
+from ptychostitch.runner.defaults import EMBEDDED_DATASET, STITCH_OPTIONS
 from ptychostitch.runner.physics import intensity_scale
-from ptychostitch.runner.models import load_model, save_checkpoint
+from ptychostitch.runner.predict import predict_batches
 from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
-from ptychostitch.runner.train import TrainingData, TrainOptions, predict_batches, train
+from ptychostitch.runner.train import TrainingData, TrainOptions, train
+from ptychostitch.runner.twin import choose_orientation
+from ptychostitch.runner.user_model import build_model, model_spec
 from ptychostitch.simulate import SimulationConfig, simulate
 from ptychostitch.stitchers import StitchOptions, select
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATASET = SimulationConfig(N=64, gridsize=1, nimgs_train=1, nimgs_test=1, set_phi=True, seed=7)
-"""The embedded default dataset (ideal-disk probe, gridsize 1, synthetic phase)."""
+_TRAINING = TrainOptions()
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class RunConfig:
         Where artifacts go; a folder holding an earlier run is not overwritten without
         ``overwrite`` (the next free ``DIR-N`` is used).
     train_npz, test_npz : Path or None
-        Cached grid-lines splits; both None simulates :data:`DEFAULT_DATASET` into
+        Cached grid-lines splits; both None simulates :data:`~ptychostitch.runner.defaults.EMBEDDED_DATASET` into
         ``output_dir/datasets/``.
     model : str
         ``"reference"`` or ``"module:factory"`` (see ``docs/model.md``).
@@ -77,15 +80,15 @@ class RunConfig:
     test_npz: Path | None = None
     model: str = "reference"
     checkpoint: Path | None = None
-    epochs: int = 12
-    batch_size: int = 32
-    loss: str = "mae"
-    learning_rate: float = 2e-3
+    epochs: int = _TRAINING.epochs
+    batch_size: int = _TRAINING.batch_size
+    loss: str = _TRAINING.loss
+    learning_rate: float = _TRAINING.learning_rate
     infer_batch_size: int = 128
     device: str = "cpu"
     seed: int = 0
     stitcher: str = "auto"
-    stitch: StitchOptions = field(default_factory=StitchOptions)
+    stitch: StitchOptions = STITCH_OPTIONS
     keep_tmp: bool = True
     overwrite: bool = False
 
@@ -117,7 +120,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     train_path, test_path = config.train_npz, config.test_npz
     if train_path is None or test_path is None:
         with stage("simulate"):
-            paths = simulate(DEFAULT_DATASET, output_dir, overwrite=True)
+            paths = simulate(SimulationConfig(**asdict(EMBEDDED_DATASET), seed=config.seed), output_dir, overwrite=True)
         train_path, test_path = paths.train, paths.test
     with stage("load"):
         test = load_gridlines(test_path)
@@ -130,20 +133,23 @@ def run(config: RunConfig) -> dict[str, Any]:
         context = test.stitch_context(StitchOptions(config.stitch.weighting, config.stitch.crop, device))
         selection = select(context, config.stitcher)
     with stage("train"):
-        model = load_model(config.model, N=test.N, gridsize=test.gridsize, checkpoint=config.checkpoint)
-        history = []
-        if config.checkpoint is None or config.epochs:
-            assert train_split is not None
-            result = train(model, _training_data(train_split, config.loss), _train_options(config, device))
-            model, history = result.model, result.history
-        checkpoint = save_checkpoint(output_dir / "checkpoint.pt", model, config.model)
+        model, spec, history = _model(config, test, train_split, device)
+        orientation = choose_orientation(
+            model, test.diffraction, test.positions, simulation_probe(test), start=test.frame_rows.start,
+            batch_size=config.infer_batch_size, device=device,
+        ) if test.positions is not None and len(test.frame_rows) > 1 else None
+        twin = orientation is not None and orientation.twin
+        checkpoint = save_checkpoint(
+            output_dir / "checkpoint.pt", model, spec,
+            {"loss": config.loss, "epochs": config.epochs, "history": [asdict(e) for e in history], "twin": twin},
+        )
     with stage("predict+stitch"):
         diffraction = test.diffraction
         tmp_file = output_dir / reassembly.RELATIVE_PATH
         if selection.stitcher.name == "torch-mmap":
             reassembly.write_reassembly(test, tmp_file)
             diffraction = reassembly.mapped_diffraction(tmp_file, test.channels)
-        patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device)
+        patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
         scores = stitch_and_score(test, context, selection, patches)
     with stage("artifacts"):
         document = write_results(output_dir, test.YY_ground_truth, selection, scores)
@@ -162,11 +168,30 @@ def run(config: RunConfig) -> dict[str, Any]:
             "timings_s": stage.seconds,
             "stitcher": selection.as_json(),
             "checkpoint": str(checkpoint),
+            "model": spec.to_dict(),
+            "twin_orientation": asdict(orientation) if orientation is not None else None,
             "training": [asdict(epoch) for epoch in history],
         },
     )
     log.info("done: %s (%s)", output_dir, ", ".join(f"{k} {v:.1f} s" for k, v in stage.seconds.items()))
     return document
+
+
+def _model(
+    config: RunConfig, test: GridLinesDataset, train_split: GridLinesDataset | None, device: str
+) -> tuple[Any, Any, list[Any]]:
+    """Build or load the model and train it unless a checkpoint is given with ``--epochs 0``."""
+    if config.checkpoint is not None:
+        loaded = load_checkpoint(config.checkpoint)
+        loaded.check_data(test.N, test.gridsize, str(test.path))
+        model, spec = loaded.model, loaded.spec
+    else:
+        spec = model_spec(config.model, test.N, test.gridsize)
+        model = build_model(spec, seed=config.seed)
+    if train_split is None:
+        return model, spec, []
+    result = train(model, _training_data(train_split, config.loss), _train_options(config, device))
+    return result.model, spec, result.history
 
 
 def _device(requested: str) -> str:
