@@ -83,6 +83,8 @@ def test_model_names_are_checked() -> None:
     with pytest.raises(InputError, match="architecture options apply only"):
         model_spec("pkg:make", 16, 1, components=8)
     assert model_spec("reference", 32, 1, components=8).architecture["components"] == 8
+    with pytest.raises(InputError, match=r"unknown keys \['depth'\]"):
+        build_model(ModelSpec("reference", 32, 1, {"depth": 3}))
 
 
 def test_output_checks_name_the_batch() -> None:

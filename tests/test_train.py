@@ -23,10 +23,10 @@ def model_and_data(loss: str, seed: int = 0, rows: int = 48, gridsize: int = 1):
 @pytest.mark.parametrize("loss,gridsize", [("mae", 1), ("poisson", 1), ("supervised", 1), ("mae", 2)])
 def test_loss_decreases_over_a_few_epochs(loss: str, gridsize: int) -> None:
     model, data = model_and_data(loss, gridsize=gridsize)
-    result = train(model, data, TrainOptions(loss=loss, epochs=6, batch_size=8, learning_rate=3e-3))
+    result = train(model, data, TrainOptions(loss=loss, epochs=3, batch_size=8, learning_rate=1e-2))
     losses = [record.loss for record in result.history]
-    assert len(losses) == 6 and all(np.isfinite(losses))
-    assert losses[-1] < 0.7 * losses[0], losses
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert losses[-1] < 0.8 * losses[0], losses
     assert not result.model.training
 
 

@@ -65,7 +65,8 @@ def model_spec(name: str, N: int, gridsize: int, **architecture: Any) -> ModelSp
     if name != REFERENCE and architecture:
         raise InputError(f"--model {name}: architecture options apply only to the {REFERENCE!r} model")
     if name == REFERENCE:
-        architecture = {k: v for k, v in ReferenceConfig(N=N, gridsize=gridsize, **architecture).to_dict().items() if k not in ("N", "gridsize")}
+        config = ReferenceConfig.from_dict({**architecture, "N": N, "gridsize": gridsize})
+        architecture = {k: v for k, v in config.to_dict().items() if k not in ("N", "gridsize")}
     return ModelSpec(name, int(N), int(gridsize), architecture)
 
 
@@ -86,8 +87,9 @@ def build_model(spec: ModelSpec, seed: int = 0) -> nn.Module:
 
 
 def _build(spec: ModelSpec) -> nn.Module:
+    """:func:`build_model` without the seeding."""
     if spec.name == REFERENCE:
-        return ReferenceModel(ReferenceConfig(N=spec.N, gridsize=spec.gridsize, **spec.architecture))
+        return ReferenceModel(ReferenceConfig.from_dict({**spec.architecture, "N": spec.N, "gridsize": spec.gridsize}))
     module_name, _, factory_name = spec.name.partition(":")
     if not module_name or not factory_name:
         raise InputError(f"--model {spec.name}: expected 'module:factory' with both parts")
