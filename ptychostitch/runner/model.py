@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ptychostitch.errors import InputError
+from ptychostitch.runner.predict import to_nchw
 
 INITIAL_AMPLITUDE = 0.5
 """The untrained model predicts this flat normalised amplitude (and zero phase)."""
@@ -198,8 +199,7 @@ class ReferenceModel(nn.Module):
         products = np.zeros((f, f))
         count = 0
         for start in range(0, min(len(diffraction), CALIBRATION_ROWS), chunk):
-            rows = np.asarray(diffraction[start : min(start + chunk, CALIBRATION_ROWS)], dtype=np.float32)
-            flat = torch.from_numpy(np.ascontiguousarray(np.moveaxis(rows, -1, 1))).reshape(-1, n, n)
+            flat = to_nchw(diffraction[start : min(start + chunk, CALIBRATION_ROWS)], torch.device("cpu")).reshape(-1, n, n)
             features = patterson_features(flat, self.config).double().numpy()
             total += features.sum(axis=0)
             products += features.T @ features

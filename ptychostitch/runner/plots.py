@@ -34,7 +34,7 @@ def write_comparison_plot(
     axes = fig.subplots(2, 3)
     rows = (
         ("amplitude", pair.target_amp, pair.pred_amp, pair.pred_amp - pair.target_amp, "viridis"),
-        ("phase (plane removed), rad", pair.target_phase, pair.pred_phase, pair.pred_phase - pair.target_phase, "twilight"),
+        ("phase, rad", pair.target_phase, pair.pred_phase, pair.pred_phase - pair.target_phase, "twilight"),
     )
     for row, (name, truth, pred, error, cmap) in enumerate(rows):
         low, high = float(np.min(truth)), float(np.max(truth))
@@ -50,6 +50,6 @@ def write_comparison_plot(
         ax.set_xticks([])
         ax.set_yticks([])
     y0, y1, x0, x1 = pair.window
-    fig.suptitle(f"scored window rows {y0}:{y1}, cols {x0}:{x1} of the {pair.frame_shape[0]}x{pair.frame_shape[1]} frame, 2 px trimmed per side")
+    fig.suptitle(f"as scored: rows {y0}:{y1}, cols {x0}:{x1} of the {pair.frame_shape[0]}x{pair.frame_shape[1]} frame, trimmed; amplitude mean-ratio scaled, phases plane-removed")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def to_nchw(rows: Any, device: torch.device) -> torch.Tensor:
     """``(b, N, N, C)`` array rows -> ``(b, C, N, N)`` float32 tensor on ``device``."""
-    block = np.ascontiguousarray(np.moveaxis(np.asarray(rows, dtype=np.float32), -1, 1))
+    block = np.array(np.moveaxis(np.asarray(rows), -1, 1), dtype=np.float32, order="C")  # a writable copy
     return torch.from_numpy(block).to(device)
 
 

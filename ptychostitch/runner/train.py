@@ -184,7 +184,7 @@ def _fit(model: torch.nn.Module, data: TrainingData, options: TrainOptions) -> T
     device = torch.device(options.device)
     rng = np.random.default_rng(options.seed)
     model.to(device).train()
-    probe = torch.from_numpy(np.asarray(data.probe, dtype=np.complex64)).to(device)
+    probe = torch.tensor(np.asarray(data.probe), dtype=torch.complex64).to(device)
     support = probe.abs() >= SUPPORT_FRACTION * probe.abs().max()
     n_rows = len(data.diffraction)
     steps = options.epochs * math.ceil(n_rows / options.batch_size)
