@@ -99,6 +99,7 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_train_test_n_mismatch_exits_2(tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = simulate(dataclasses.replace(TINY, N=32, size=96), tmp_path / "other")
+    capsys.readouterr()
     code = main(["run", "-q", "--train-npz", str(other.train), "--test-npz", str(tiny[1]), "--output-dir", str(tmp_path / "out"), "--epochs", "1"])
     assert code == 2
     line = one_error_line(capsys)
