@@ -47,7 +47,7 @@ def test_mocked_torch_stitch_gives_stitched_and_patch_metrics(tiny: tuple[Path, 
         return StitchResult(truth.copy(), np.ones(truth.shape, np.float32), self.name)
 
     monkeypatch.setattr(TorchMmapStitcher, "stitch", fake_stitch)
-    document = run(tiny_config(tiny, tmp_path / "out"))
+    _, document = run(tiny_config(tiny, tmp_path / "out"))
     out = tmp_path / "out"
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(document))
@@ -72,7 +72,7 @@ def test_missing_positions_fall_back_to_tf_style(tiny: tuple[Path, Path], tmp_pa
 
     monkeypatch.setattr(pipeline, "load_gridlines", without_positions)
     with caplog.at_level(logging.WARNING):
-        document = run(tiny_config(tiny, tmp_path / "out", stitch=pipeline.StitchOptions()))
+        _, document = run(tiny_config(tiny, tmp_path / "out", stitch=pipeline.StitchOptions()))
     section = document["stitcher"]
     assert section["name"] == "tf-style" and section["fallback"] is True and section["requested"] == "auto"
     assert "positions" in section["rejected"]["torch-mmap"]
@@ -142,6 +142,6 @@ def test_no_ground_truth_gives_patch_metrics_only(tiny: tuple[Path, Path], tmp_p
     test = tmp_path / "test_no_gt.npz"
     np.savez(test, **arrays)
     with caplog.at_level(logging.WARNING):
-        document = run(tiny_config((tiny[0], test), tmp_path / "out"))
+        _, document = run(tiny_config((tiny[0], test), tmp_path / "out"))
     assert "stitched" not in document and set(document["patch"]) == {"mae_amp", "mse_amp", "mae_phase", "mse_phase"}
     assert any("no ground truth" in r.getMessage() for r in caplog.records)

@@ -10,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ptychostitch.commands.options import add_stitch_arguments, positive_int, stitch_options
+from ptychostitch.commands.options import add_stitch_arguments, positive_int, print_summary, stitch_options
 from ptychostitch.dataset import DEFAULT_BATCH_SIZE, load_gridlines, read_predictions
 from ptychostitch.runner.artifacts import claim_output_dir, write_results
 from ptychostitch.runner.scoring import stitch_and_score
@@ -44,5 +44,6 @@ def execute(args: argparse.Namespace) -> int:
     selection = select(context, args.stitcher)
     output_dir = claim_output_dir(args.output_dir, args.overwrite)
     scores = stitch_and_score(dataset, context, selection, predictions)
-    write_results(output_dir, dataset.YY_ground_truth, selection, scores)
+    document = write_results(output_dir, dataset.YY_ground_truth, selection, scores)
+    print_summary(output_dir, document)
     return 0

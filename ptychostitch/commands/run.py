@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ptychostitch.commands.options import add_stitch_arguments, non_negative_int, positive_int, stitch_options
+from ptychostitch.commands.options import add_stitch_arguments, non_negative_int, positive_int, print_summary, stitch_options
 from ptychostitch.runner.defaults import EMBEDDED_DATASET
 from ptychostitch.runner.pipeline import RunConfig, run
 
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    run(
+    output_dir, document = run(
         RunConfig(
             output_dir=args.output_dir, train_npz=args.train_npz, test_npz=args.test_npz, model=args.model,
             checkpoint=args.checkpoint, epochs=args.epochs, batch_size=args.batch_size, loss=args.loss,
@@ -51,4 +51,5 @@ def execute(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
     )
+    print_summary(output_dir, document)
     return 0

@@ -110,8 +110,8 @@ class Stages:
             log.info("stage %s took %.1f s", name, self.seconds[name])
 
 
-def run(config: RunConfig) -> dict[str, Any]:
-    """Run the whole pipeline; return the ``metrics.json`` content."""
+def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
+    """Run the whole pipeline; return the output folder used and the ``metrics.json`` content."""
     if (config.train_npz is None) != (config.test_npz is None):
         raise InputError("give both --train-npz and --test-npz, or neither (to simulate the embedded default)")
     device = _device(config.device)
@@ -174,7 +174,7 @@ def run(config: RunConfig) -> dict[str, Any]:
         },
     )
     log.info("done: %s (%s)", output_dir, ", ".join(f"{k} {v:.1f} s" for k, v in stage.seconds.items()))
-    return document
+    return output_dir, document
 
 
 def _model(
