@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -29,7 +29,7 @@ from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
 from ptychostitch.runner.train import TrainingData, TrainOptions, train
 from ptychostitch.runner.twin import choose_orientation
 from ptychostitch.runner.user_model import build_model, model_spec
-from ptychostitch.simulate import SimulationConfig, simulate
+from ptychostitch.simulate import simulate
 from ptychostitch.stitchers import StitchOptions, select
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
     train_path, test_path = config.train_npz, config.test_npz
     if train_path is None or test_path is None:
         with stage("simulate"):
-            paths = simulate(SimulationConfig(**asdict(EMBEDDED_DATASET), seed=config.seed), output_dir, overwrite=True)
+            paths = simulate(replace(EMBEDDED_DATASET, seed=config.seed), output_dir, overwrite=True)
         train_path, test_path = paths.train, paths.test
     with stage("load"):
         test = load_gridlines(test_path)
