@@ -39,16 +39,19 @@ import numpy as np
 import torch
 from _common import PatchFile, Scan, best_time, free_disk_gb, grid_scan, scattered_scan, stream, write_patch_file
 
-from ptychostitch.stitchers import StitchContext
+from ptychostitch.stitchers import StitchContext, get
 from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher
 
 CHUNK = 32
 CHUNK_BYTES = 1 << 30
 
 
+def context(scan: Scan, count: int, n: int) -> StitchContext:
+    return StitchContext(N=n, gridsize=1, n_rows=count, frame_shape=scan.frame, frame_rows=range(count), positions=scan.positions[:count])
+
+
 def torch_mmap(patches: PatchFile, scan: Scan, count: int, n: int) -> np.ndarray:
-    ctx = StitchContext(N=n, gridsize=1, n_rows=count, frame_shape=scan.frame, frame_rows=range(count), positions=scan.positions[:count])
-    return TorchMmapStitcher().stitch(ctx, stream(patches, count)).object
+    return TorchMmapStitcher().stitch(context(scan, count, n), stream(patches, count)).object
 
 
 def read_only(patches: PatchFile, count: int) -> int:
@@ -128,13 +131,30 @@ def check_shift_and_sum(obj: np.ndarray, patches: PatchFile, scan: Scan, done: i
     return float(np.abs(obj[covered] - ours[covered]).max() / np.abs(ours[covered]).max())
 
 
-def run(n: int, sizes: list[int], step: int, repeats: int, slow_seconds: float, workdir: Path) -> None:
+def other_stitchers(patches: PatchFile, scans: dict[str, Scan], count: int, n: int, names: list[str], reference: dict[str, float]) -> list[str]:
+    """Rows for every other registered stitcher named in ``names`` that can run on the scans."""
+    rows = []
+    for name in names:
+        stitcher = get(name)
+        for kind, scan in scans.items():
+            ctx = context(scan, count, n)
+            verdict = stitcher.capability(ctx)
+            if not verdict.ok:
+                rows.append(f"| {n} | {count:,} | {name} | {kind} | cannot run: {verdict.reason} | |")
+                continue
+            seconds = best_time(lambda: stitcher.stitch(ctx, stream(patches, count)), 1)
+            rows.append(f"| {n} | {count:,} | {name} | {kind} | {count / seconds:,.0f} | {reference[kind] * seconds / count:.2f}x |")
+    return rows
+
+
+def run(n: int, sizes: list[int], step: int, repeats: int, slow_seconds: float, workdir: Path, others: list[str]) -> list[str]:
     need = max(sizes) * n * n * 8 / 1e9
     if free_disk_gb(workdir) < need + 2:
         raise SystemExit(f"{workdir}: {free_disk_gb(workdir):.1f} GB free, the N={n} patch file needs {need:.1f} GB")
     path = workdir / f"patches-N{n}.npy"
     write_patch_file(path, max(sizes), n)
     patches = PatchFile(path)
+    extra: list[str] = []
     try:
         read_only(patches, max(sizes))
         for count in sizes:
@@ -157,9 +177,11 @@ def run(n: int, sizes: list[int], step: int, repeats: int, slow_seconds: float, 
                 f"| {r_read / r_grid:.1f}x / {r_read / r_scat:.1f}x | {agree:.1e} / {agree_a:.1e} |",
                 flush=True,
             )
+            extra += other_stitchers(patches, {"grid": grid, "scattered": scattered}, count, n, others, {"grid": r_grid, "scattered": r_scat})
     finally:
         patches.close()
         path.unlink()
+    return extra
 
 
 def main() -> None:
@@ -170,14 +192,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats of torch-mmap and read; the best is kept")
     parser.add_argument("--slow-seconds", type=float, default=3.0, help="time budget of reference (a) per size")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--others", nargs="*", default=["tf-shift-sum"], help="other registered stitchers to time on the same scans")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads; patches/s, best of {args.repeats} (a: one pass)")
     print("| N | patches | frame | torch-mmap grid | torch-mmap scattered | (a) shift-and-sum | (b) numpy loop | (c) read "
           "| grid/(a) | vs (b) grid / scattered | (c)/torch-mmap grid / scattered | rel. diff vs (b) / (a) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    extra: list[str] = []
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="ptychostitch-bench-") as tmp:
         for n in args.N:
-            run(n, args.sizes, args.step, args.repeats, args.slow_seconds, Path(tmp))
+            extra += run(n, args.sizes, args.step, args.repeats, args.slow_seconds, Path(tmp), args.others)
+    if extra:
+        print("\n| N | patches | stitcher | scan | patches/s | torch-mmap speed / this |")
+        print("|---|---|---|---|---|---|")
+        print("\n".join(extra))
 
 
 if __name__ == "__main__":
