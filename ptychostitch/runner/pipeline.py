@@ -134,10 +134,13 @@ def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
         selection = select(context, config.stitcher)
     with stage("train"):
         model, spec, history = _model(config, test, train_split, device)
-        orientation = choose_orientation(
-            model, test.diffraction, test.positions, simulation_probe(test), start=test.frame_rows.start,
-            batch_size=config.infer_batch_size, device=device,
-        ) if test.positions is not None and len(test.frame_rows) > 1 else None
+        probe = simulation_probe(test)
+        orientation = None
+        if test.positions is not None and probe is not None and len(test.frame_rows) > 1:
+            orientation = choose_orientation(
+                model, test.diffraction, test.positions, probe, start=test.frame_rows.start,
+                batch_size=config.infer_batch_size, device=device,
+            )
         twin = orientation is not None and orientation.twin
         checkpoint = save_checkpoint(
             output_dir / "checkpoint.pt", model, spec,
