@@ -48,7 +48,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented strict JSON (NaN and infinities become ``null``) atomically."""
+    """Write ``obj`` as indented strict JSON (NaN and infinities become ``null``, paths strings) atomically."""
     write_text(path, json.dumps(_strict(obj), indent=2) + "\n")
 
 
@@ -63,7 +63,7 @@ def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any], *, compre
 
 
 def _strict(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and non-finite floats into strict-JSON values."""
+    """Convert numpy scalars/arrays, paths and non-finite floats into strict-JSON values."""
     if isinstance(obj, Mapping):
         return {str(k): _strict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -74,4 +74,6 @@ def _strict(obj: Any) -> Any:
         return _strict(obj.item())
     if isinstance(obj, float) and not np.isfinite(obj):
         return None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     return obj

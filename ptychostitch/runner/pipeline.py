@@ -163,7 +163,7 @@ def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
         {
             "command": "run",
             "output_dir": str(output_dir),
-            "config": _jsonable(asdict(config)),
+            "config": asdict(config),
             "datasets": {"train": str(train_path), "test": str(test_path), "simulated": config.test_npz is None},
             "device": device,
             "seed": config.seed,
@@ -226,10 +226,3 @@ def _train_options(config: RunConfig, device: str) -> TrainOptions:
         learning_rate=config.learning_rate, seed=config.seed, device=device,
     )
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    return value
