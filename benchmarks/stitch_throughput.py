@@ -12,7 +12,8 @@ References, each streaming the same patches from the same memory-mapped ``.npy``
     with the canvas, so it is timed on the first patches of each scan (at least one chunk,
     about ``--slow-seconds``) and reported per patch.
 (b) ``numpy-loop``: a plain NumPy loop over patches doing the four-corner bilinear splat with
-    slice adds onto a complex canvas and a weight canvas.
+    slice adds onto a complex canvas and a weight canvas, timed on each scan (patches visited
+    in random order over a large canvas miss the caches, for the loop as for torch-mmap).
 (c) ``read``: copying the patch bytes out of the mapping once (no stitching). Page caches cannot
     be dropped here, so the file is read once beforehand and the timed pass is a warm read.
 
@@ -21,7 +22,8 @@ Every method gets the same stream: ``PatchBatch`` views of 256 rows of the mappi
 Scans: ``grid`` is a square raster with a ``--step`` of whole pixels (grid-lines style: every
 patch has the same sub-pixel offset, so torch-mmap uses integer placement); ``scattered`` puts
 the same number of patches at uniformly random sub-pixel positions in the same frame (per-patch
-bilinear footprints). Whole patches are stitched (no crop), uniform weights, CPU.
+bilinear footprints: the compiled numba kernel, and, in its own column, the NumPy kernels used
+when numba is not installed). Whole patches are stitched (no crop), uniform weights, CPU.
 
 Run: ``python benchmarks/stitch_throughput.py`` (full table, several minutes) or with
 ``--sizes 1000 --N 64`` for a quick look.
@@ -34,12 +36,13 @@ import math
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
 from _common import PatchFile, Scan, best_time, free_disk_gb, grid_scan, scattered_scan, stream, write_patch_file
 
-from ptychostitch.stitchers import StitchContext, get
+from ptychostitch.stitchers import StitchContext, get, torch_mmap as torch_mmap_module
 from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher
 
 CHUNK = 32
@@ -77,6 +80,15 @@ def numpy_loop(patches: PatchFile, scan: Scan, count: int, n: int) -> np.ndarray
                     weights[y + dy : y + dy + n, x + dx : x + dx + n] += w
     covered = weights > 0
     return np.where(covered, values / np.where(covered, weights, 1), 0)[:height, :width]
+
+
+def loop_against_ours(patches: PatchFile, scan: Scan, count: int, n: int) -> tuple[float, float]:
+    """Patches/s of (b) on ``scan``, and its max difference from torch-mmap relative to the largest value."""
+    t0 = time.perf_counter()
+    loop_obj = numpy_loop(patches, scan, count, n)
+    rate = count / (time.perf_counter() - t0)
+    ours = torch_mmap(patches, scan, count, n)
+    return rate, float(np.abs(loop_obj - ours).max() / np.abs(ours).max())
 
 
 def translate(canvas: np.ndarray, ty: float, tx: float, out: np.ndarray) -> None:
@@ -163,18 +175,17 @@ def run(n: int, sizes: list[int], step: int, repeats: int, slow_seconds: float, 
             t_read = best_time(lambda: read_only(patches, count), repeats)
             t_grid = best_time(lambda: torch_mmap(patches, grid, count, n), repeats)
             t_scat = best_time(lambda: torch_mmap(patches, scattered, count, n), repeats)
-            t0 = time.perf_counter()
-            loop_obj = numpy_loop(patches, grid, count, n)
-            t_loop = time.perf_counter() - t0
-            ours = torch_mmap(patches, grid, count, n)
-            agree = np.abs(loop_obj - ours).max() / np.abs(ours).max()
+            with mock.patch.object(torch_mmap_module, "compiled_kernel", lambda: None):
+                t_scat_np = best_time(lambda: torch_mmap(patches, scattered, count, n), 1)
+            (r_loop, agree), (r_loop_scat, agree_scat) = (loop_against_ours(patches, scan, count, n) for scan in (grid, scattered))
             rate_a, side, chunk, obj_a, done = shift_and_sum(patches, grid, count, n, slow_seconds)
             agree_a = check_shift_and_sum(obj_a, patches, grid, done, n)
-            r_read, r_grid, r_scat, r_loop = (count / t for t in (t_read, t_grid, t_scat, t_loop))
+            r_read, r_grid, r_scat, r_scat_np = (count / t for t in (t_read, t_grid, t_scat, t_scat_np))
             print(
-                f"| {n} | {count:,} | {grid.frame[0]}² | {r_grid:,.0f} | {r_scat:,.0f} | {rate_a:,.0f} ({done}, P={side}, chunk {chunk}) "
-                f"| {r_loop:,.0f} | {r_read:,.0f} | {r_grid / rate_a:,.0f}x | {r_grid / r_loop:.1f}x / {r_scat / r_loop:.1f}x "
-                f"| {r_read / r_grid:.1f}x / {r_read / r_scat:.1f}x | {agree:.1e} / {agree_a:.1e} |",
+                f"| {n} | {count:,} | {grid.frame[0]}² | {r_grid:,.0f} / {r_scat:,.0f} | {r_scat_np:,.0f} "
+                f"| {rate_a:,.0f} ({done}, P={side}, chunk {chunk}) | {r_loop:,.0f} / {r_loop_scat:,.0f} | {r_read:,.0f} "
+                f"| {r_grid / rate_a:,.0f}x | {r_grid / r_loop:.1f}x / {r_scat / r_loop_scat:.1f}x "
+                f"| {r_read / r_grid:.1f}x / {r_read / r_scat:.1f}x | {agree:.1e} / {agree_scat:.1e} / {agree_a:.1e} |",
                 flush=True,
             )
             extra += other_stitchers(patches, {"grid": grid, "scattered": scattered}, count, n, others, {"grid": r_grid, "scattered": r_scat})
@@ -195,8 +206,9 @@ def main() -> None:
     parser.add_argument("--others", nargs="*", default=["tf-shift-sum"], help="other registered stitchers to time on the same scans")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads; patches/s, best of {args.repeats} (a: one pass)")
-    print("| N | patches | frame | torch-mmap grid | torch-mmap scattered | (a) shift-and-sum | (b) numpy loop | (c) read "
-          "| grid/(a) | vs (b) grid / scattered | (c)/torch-mmap grid / scattered | rel. diff vs (b) / (a) |")
+    print("| N | patches | frame | torch-mmap grid / scattered | scattered, NumPy kernels | (a) shift-and-sum "
+          "| (b) numpy loop grid / scattered | (c) read | grid/(a) | vs (b) grid / scattered | (c)/torch-mmap grid / scattered "
+          "| rel. diff vs (b) grid / scattered / (a) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     extra: list[str] = []
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="ptychostitch-bench-") as tmp:

@@ -29,6 +29,37 @@ def smooth_object(size: int, seed: int) -> np.ndarray:
     return (amp * np.exp(1j * phase)).astype(np.complex64)
 
 
+def cut_grid_patches(objects: np.ndarray, *, N: int, gridsize: int, offset: int, outer_offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """True grid-lines patches of ``objects`` (nimgs, size, size), in PtychoPINN's row order.
+
+    Returns the patches (rows, N, N, gridsize**2) complex64 and their top-left pixels
+    (rows, gridsize**2, 2) int64, ``(y, x)``. Rows are object-major, then window row, window
+    column; channel ``i*g + j`` is the window's top-left plus ``offset * (i, j)``.
+    """
+    g, s = gridsize, outer_offset // 2
+    size = objects.shape[-1]
+    m = (size - N - (g - 1) * offset) // s + 1
+    rows = len(objects) * m * m
+    patches = np.zeros((rows, N, N, g * g), np.complex64)
+    top_left = np.zeros((rows, g * g, 2), np.int64)
+    k = 0
+    for obj in objects:
+        for r in range(m):
+            for c in range(m):
+                for i in range(g):
+                    for j in range(g):
+                        y, x = s * r + offset * i, s * c + offset * j
+                        patches[k, :, :, i * g + j] = obj[y : y + N, x : x + N]
+                        top_left[k, i * g + j] = (y, x)
+                k += 1
+    return patches, top_left
+
+
+def grid_patches(objects: np.ndarray, grid: Any) -> np.ndarray:
+    """:func:`cut_grid_patches` with the parameters read off a ``GridLayout`` (patches only)."""
+    return cut_grid_patches(objects, N=grid.N, gridsize=grid.gridsize, offset=grid.offset, outer_offset=grid.outer_offset)[0]
+
+
 def gaussian_probe(n: int) -> np.ndarray:
     """A smooth complex probe, shape (n, n), complex64."""
     r2 = (np.arange(n)[:, None] - (n - 1) / 2) ** 2 + (np.arange(n)[None, :] - (n - 1) / 2) ** 2
@@ -116,18 +147,7 @@ def write_grid_file(
     objects = np.stack([smooth_object(size, seed + k) for k in range(nimgs)])
     probe = gaussian_probe(N)
     rows = nimgs * m * m
-    raw = np.zeros((rows, N, N, g * g), np.complex64)
-    top_left = np.zeros((rows, g * g, 2), np.int64)
-    k = 0
-    for img in range(nimgs):
-        for r in range(m):
-            for c in range(m):
-                for i in range(g):
-                    for j in range(g):
-                        y, x = s * r + offset * i, s * c + offset * j
-                        raw[k, :, :, i * g + j] = objects[img, y : y + N, x : x + N]
-                        top_left[k, i * g + j] = (y, x)
-                k += 1
+    raw, top_left = cut_grid_patches(objects, N=N, gridsize=g, offset=offset, outer_offset=outer_offset)
     norm = float(np.mean(np.abs(raw).max(axis=(1, 2, 3))))
     patches = raw / np.float32(norm)
     p_sim = (probe * np.float32(0.5)).astype(np.complex64)

@@ -2,34 +2,11 @@
 
 import numpy as np
 import pytest
-from scipy.ndimage import gaussian_filter
+from gridlines_files import grid_patches, smooth_object
 
 from ptychostitch.geometry import GridLayout
 from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions
 from ptychostitch.stitchers.tf_style import TfStyleStitcher
-
-
-def smooth_object(size: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    amp = 0.5 + gaussian_filter(rng.random((size, size)), 3)
-    phase = 3 * (gaussian_filter(rng.random((size, size)), 4) - 0.5)
-    return (amp * np.exp(1j * phase)).astype(np.complex64)
-
-
-def cut_grid_patches(objects: np.ndarray, grid: GridLayout) -> np.ndarray:
-    """Rows in PtychoPINN order: object-major, then window row, window column; channel i*g+j."""
-    n, g = grid.N, grid.gridsize
-    out = np.zeros((grid.n_rows, n, n, g * g), np.complex64)
-    k = 0
-    for obj in objects:
-        for r in range(grid.m):
-            for c in range(grid.m):
-                for i in range(g):
-                    for j in range(g):
-                        y, x = grid.stride * r + grid.offset * i, grid.stride * c + grid.offset * j
-                        out[k, :, :, i * g + j] = obj[y : y + n, x : x + n]
-                k += 1
-    return out
 
 
 @pytest.mark.parametrize(
@@ -40,7 +17,7 @@ def test_true_patches_reproduce_ground_truth(n: int, gridsize: int, outer_offset
     grid = GridLayout(size=size, N=n, gridsize=gridsize, offset=4, outer_offset=outer_offset, nimgs=2)
     objects = np.stack([smooth_object(size, 1), smooth_object(size, 2)])
     norm = 1.7
-    patches = cut_grid_patches(objects, grid) / norm
+    patches = grid_patches(objects, grid) / norm
     o = grid.gt_origin
     truth = objects[0, o : o + grid.gt_side, o : o + grid.gt_side]
     ctx = StitchContext(

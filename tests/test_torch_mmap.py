@@ -11,13 +11,15 @@ Oracles used
   corners (at a footprint's outer ring only one or two corners arrive, so their weighted mean
   sits up to a pixel off the pixel centre: there, no resampling can return an affine object).
 * A constant-1 object comes back exactly 1 (bit for bit) over covered pixels.
+
+Every test runs twice: with the compiled (numba) footprint kernel and with the NumPy kernels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_tf_style import cut_grid_patches, smooth_object
+from gridlines_files import grid_patches, smooth_object
 
 from ptychostitch.errors import InputError
 from ptychostitch.geometry import GridLayout
@@ -27,6 +29,16 @@ from ptychostitch.stitchers.tf_style import TfStyleStitcher
 from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher
 
 RTOL = 1e-5
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def cpu_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every test with the compiled footprint kernel and with the NumPy kernels (no numba)."""
+    if request.param == "numpy":
+        monkeypatch.setattr(torch_mmap, "compiled_kernel", lambda: None)
+    else:
+        assert torch_mmap.compiled_kernel() is not None, "numba is part of the test set-up (ptychostitch[fast])"
+    return request.param
 
 
 def batches_of(patches: np.ndarray, size: int) -> list[PatchBatch]:
@@ -105,7 +117,7 @@ def test_grid_true_patches_come_back(n: int, gridsize: int, outer_offset: int, s
     grid = GridLayout(size=size, N=n, gridsize=gridsize, offset=4, outer_offset=outer_offset, nimgs=2)
     objects = np.stack([smooth_object(size, 1), smooth_object(size, 2)])
     norm = 1.7
-    patches = cut_grid_patches(objects, grid) / norm
+    patches = grid_patches(objects, grid) / norm
     positions = np.concatenate([grid.frame_positions()] * 2)
     ctx = context(positions, grid.gt_shape, n, grid=grid, norm_Y_I=norm, frame_rows=range(grid.rows_per_object))
     result = stitch(ctx, patches, batch=11)
@@ -283,7 +295,7 @@ def test_agrees_with_tf_style_on_gridsize1_grid_lines() -> None:
     """
     grid = GridLayout(size=200, N=64, gridsize=1, offset=4, outer_offset=20, nimgs=1)
     assert (grid.N - grid.stride) % 2 == 0
-    true = cut_grid_patches(smooth_object(200, 4)[None], grid)
+    true = grid_patches(smooth_object(200, 4)[None], grid)
     noisy = true + (np.random.default_rng(1).normal(size=true.shape) * 0.1).astype(np.complex64)
     base = dict(N=64, gridsize=1, n_rows=grid.n_rows, frame_shape=grid.gt_shape, frame_rows=range(grid.n_rows),
                 positions=grid.frame_positions(), grid=grid, norm_Y_I=1.3)

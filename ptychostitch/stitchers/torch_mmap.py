@@ -19,14 +19,17 @@ Placement (see :mod:`ptychostitch.stitchers.splat`):
   integer offsets into one canvas per fraction (one slice add per patch, no resampling), and
   each canvas is bilinearly shifted by its fraction once at the end. Bilinear shifting is
   linear, so this is the same sum as splatting every patch.
-* **Per-patch footprints** (scattered sub-pixel positions, and always on CUDA): patches are
-  bilinearly shifted, a few at a time, into ``(M+1) x (M+1)`` footprints, which are added with
-  one slice add each (CPU) or one ``index_add_`` per chunk (CUDA).
+* **Per-patch footprints** (scattered sub-pixel positions, and always on CUDA): every patch is
+  bilinearly shifted into its ``(M+1) x (M+1)`` footprint, which is added at its integer offset.
+  On a CPU with numba installed (``ptychostitch[fast]``) one compiled kernel does both in a
+  single pass per patch (:mod:`~ptychostitch.stitchers.splat_numba`); without numba, NumPy
+  kernels shift a few patches at a time and add each footprint with one slice add (3-5x
+  slower, same result to the last bit). On CUDA one ``index_add_`` adds a chunk of footprints.
 
-On a CPU the kernels are NumPy, on the calling thread: they are many mid-sized element-wise
-operations between slice adds, and torch's intra-op threads, woken for each, made them up to
-10x slower on a busy 2-core machine (and would compete with the model that produces the
-patches). On CUDA they are torch tensors on the device.
+On a CPU the kernels run on the calling thread (compiled, or NumPy): torch's intra-op threads,
+woken for each of many mid-sized element-wise operations, made them up to 10x slower on a busy
+2-core machine (and would compete with the model that produces the patches). On CUDA they are
+torch tensors on the device.
 
 Accumulation is float32: each canvas pixel receives one add per patch covering it, so its
 relative rounding error is at most about ``depth × 6e-8`` (depth = patches overlapping a pixel;
@@ -38,8 +41,9 @@ varies, so the last bits may vary.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,6 +197,11 @@ class _Placement:
         )
         return cls(start, size, tuple(context.frame_shape), margin, weights, floor.astype(np.int64) + margin, frac, group, inside, fractions)
 
+    @property
+    def needs_footprints(self) -> bool:
+        """Whether some patch reaching the frame is placed by its own footprint (no shared fraction)."""
+        return bool(np.any(self.inside & (self.group < 0)))
+
     def rows(self, lo: int, hi: int) -> _Rows:
         """Placement of rows ``lo .. hi - 1`` (counted from the first frame row), flattened."""
         return _Rows(
@@ -220,8 +229,14 @@ class _Canvas:
         self.shared_values = [np.zeros(shape, dtype=np.complex64) for _ in plan.fractions]
         weight_type = np.int64 if plan.weights is None else np.float32
         self.shared_weights = [np.zeros(shape, dtype=weight_type) for _ in plan.fractions]
+        self.weights = plan.weights if plan.weights is not None else np.ones((plan.size, plan.size), np.float32)
         kernels = "torch" if _torch_kernels(device) else "numpy"
         self.chunk = max(1, _FOOTPRINT_FLOATS[kernels] // (3 * (plan.size + 1) ** 2))
+        footprints_on_cpu = plan.needs_footprints and not _torch_kernels(device)
+        self.compiled = compiled_kernel() if footprints_on_cpu else None
+        if footprints_on_cpu:
+            log.info("torch-mmap: per-patch footprints with %s", "the compiled (numba) kernel" if self.compiled else
+                     "NumPy kernels; install numba (pip install 'ptychostitch[fast]') for 3-5x the speed")
 
     def add(self, patches: np.ndarray, where: _Rows) -> None:
         """Add patches (k, size, size) complex64 placed as ``where`` says."""
@@ -230,6 +245,9 @@ class _Canvas:
             if len(pick):
                 self._add_shared(g, patches, where.top, pick)
         pick = np.flatnonzero(where.inside & (where.group < 0))
+        if self.compiled is not None:
+            self.compiled(self.planes, patches, pick, where.top, where.frac, self.weights)
+            return
         for a in range(0, len(pick), self.chunk):
             self._add_footprints(patches, where, pick[a : a + self.chunk])
 
@@ -250,7 +268,7 @@ class _Canvas:
         size = self.plan.size
         frac = where.frac[pick].reshape(-1, 2, 1, 1, 1)
         values: np.ndarray | torch.Tensor = patches[pick]
-        weights: np.ndarray | torch.Tensor = self.plan.weights if self.plan.weights is not None else np.ones((size, size), np.float32)
+        weights: np.ndarray | torch.Tensor = self.weights
         on_torch = isinstance(self.planes, torch.Tensor)
         if on_torch:
             values, weights, frac = (torch.from_numpy(a).to(self.device) for a in (values, weights, frac))
@@ -289,6 +307,22 @@ class _Canvas:
         np.divide(im, coverage, out=obj.imag, where=covered)
         obj *= np.float32(norm)
         return obj, coverage.copy()
+
+
+@functools.cache
+def compiled_kernel() -> Callable[..., None] | None:
+    """The compiled footprint kernel, or None when numba is not installed or cannot be imported.
+
+    Imported on first use, since only scattered scans need it: importing numba and loading the
+    cached machine code take about half a second (compiling it, on a machine's first call, about
+    a second more). The reason it is missing is logged once.
+    """
+    try:
+        from ptychostitch.stitchers.splat_numba import splat_footprints
+    except ImportError as exc:
+        log.info("torch-mmap: numba unavailable (%s); NumPy footprint kernels", exc)
+        return None
+    return splat_footprints
 
 
 def _torch_kernels(device: torch.device) -> bool:
