@@ -25,7 +25,7 @@ def test_listed_by_the_stitchers_command(run_cli, fresh_registry) -> None:  # no
     status, out, _ = run_cli("stitchers", "--json")
     assert status == 0
     rows = {row["name"]: row for row in json.loads(out)["stitchers"]}
-    assert rows["median"] == {"name": "median", "distribution": "ptychostitch-median", "priority": 5}
+    assert rows["median"] == {"name": "median", "distribution": "ptychostitch-median", "entry_point": "median", "priority": 5}
     status, out, _ = run_cli("stitchers")
     assert status == 0 and any("median" in line and "ptychostitch-median" in line for line in out.splitlines())
 

@@ -12,7 +12,7 @@ from ptychostitch.plugins import registry
 from ptychostitch.stitchers import available
 
 NAME = "stitchers"
-HELP = "List every registered stitcher: name, distribution, priority (and, with --test-npz, whether it can run)."
+HELP = "List every registered stitcher: name, priority, distribution and entry point (and, with --test-npz, whether it can run)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,8 @@ def execute(args: argparse.Namespace) -> int:
     context = load_gridlines(args.test_npz).stitch_context() if args.test_npz is not None else None
     rows: list[dict[str, object]] = []
     for name, stitcher in available().items():
-        row: dict[str, object] = {"name": name, "distribution": reg.stitchers[name].distribution, "priority": stitcher.priority}
+        found = reg.stitchers[name]
+        row: dict[str, object] = {"name": name, "distribution": found.distribution, "entry_point": found.entry_point, "priority": stitcher.priority}
         if context is not None:
             verdict = stitcher.capability(context)
             row.update(can_run=verdict.ok, reason=verdict.reason)
@@ -39,7 +40,8 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     width = max([len(str(r["name"])) for r in rows] + [4])
     for r in rows:
-        line = f"{r['name']:<{width}}  priority {r['priority']:>4}  from {r['distribution']}"
+        # The entry point is what PTYCHOSTITCH_PLUGINS / PTYCHOSTITCH_DISABLE_PLUGINS name.
+        line = f"{r['name']:<{width}}  priority {r['priority']:>4}  from {r['distribution']} (entry point {r['entry_point']})"
         if context is not None:
             line += f"  {'can run' if r['can_run'] else 'cannot run'}: {r['reason']}"
         print(line)
