@@ -143,3 +143,23 @@ def test_grid_scans_never_ask_for_the_compiled_kernel(monkeypatch: pytest.Monkey
         result = torch_mmap.TorchMmapStitcher().stitch(case.context, [PatchBatch(0, case.patches)])
         covered = result.coverage > 0
         np.testing.assert_allclose(result.object[covered], case.truth[covered], rtol=1e-5)
+
+
+class _NoCacheLocator:
+    """An import hook standing in for numba's failure when no cache folder is writable."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "ptychostitch.stitchers.splat_numba":
+            raise RuntimeError("cannot cache function 'splat_footprints': no locator available for file 'splat_numba.py'")
+
+
+def test_unwritable_numba_cache_falls_back_to_numpy_with_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(sys, "meta_path", [_NoCacheLocator(), *sys.meta_path])
+    monkeypatch.delitem(sys.modules, "ptychostitch.stitchers.splat_numba")
+    torch_mmap.compiled_kernel.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger=torch_mmap.__name__):
+            assert torch_mmap.compiled_kernel() is None
+    finally:
+        torch_mmap.compiled_kernel.cache_clear()
+    assert "NUMBA_CACHE_DIR" in caplog.text

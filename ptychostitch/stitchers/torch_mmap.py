@@ -322,6 +322,9 @@ def compiled_kernel() -> Callable[..., None] | None:
     except ImportError as exc:
         log.info("torch-mmap: numba unavailable (%s); NumPy footprint kernels", exc)
         return None
+    except RuntimeError as exc:  # numba's cache=True found no writable cache directory
+        log.warning("torch-mmap: the compiled kernel cannot load (%s); NumPy footprint kernels. Set NUMBA_CACHE_DIR to a writable folder", exc)
+        return None
     return splat_footprints
 
 
