@@ -276,6 +276,36 @@ def test_cpu_result_is_deterministic_and_independent_of_batching(layout: str) ->
         assert np.array_equal(other.object, runs[0].object) and np.array_equal(other.coverage, runs[0].coverage)
 
 
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_cpu_result_does_not_depend_on_the_number_of_threads(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(10)
+    n, frame = 16, (60, 50)
+    positions = scattered(rng, 80, 4, frame, n, integer=False)
+    patches = (rng.normal(size=(80, n, n, 4)) + 1j * rng.normal(size=(80, n, n, 4))).astype(np.complex64)
+    ctx = context(positions, frame, n)
+    monkeypatch.setattr(torch_mmap, "_threads", lambda: 1)
+    single = stitch(ctx, patches)
+    monkeypatch.setattr(torch_mmap, "_threads", lambda: threads)
+    several = stitch(ctx, patches)
+    assert np.array_equal(several.object, single.object) and np.array_equal(several.coverage, single.coverage)
+
+
+def test_row_bands_tile_the_canvas_and_share_the_footprints() -> None:
+    rng = np.random.default_rng(11)
+    n, frame = 16, (200, 40)
+    positions = scattered(rng, 400, 1, frame, n, integer=False)
+    positions[:300, :, 0] = rng.uniform(0, 30, size=(300, 1))  # three quarters of the scan in the top rows
+    plan = torch_mmap._Placement.build(context(positions, frame, n), torch_mmap._device("cpu"))
+    height = frame[0] + 2 * plan.margin
+    for count in (1, 2, 3, 4):
+        bands = plan.bands(height, count)
+        assert bands[0][0] == 0 and bands[-1][1] == height and len(bands) <= count
+        assert all(lo < hi and hi == next_lo for (lo, hi), (next_lo, _) in zip(bands, bands[1:] + [(height, 0)]))
+        rows = np.concatenate([np.arange(y, y + n + 1) for y in plan.top[plan.inside, 0]])
+        work = [np.count_nonzero((rows >= lo) & (rows < hi)) for lo, hi in bands]
+        assert max(work) <= 1.5 * len(rows) / len(bands), (count, work)
+
+
 def test_only_frame_rows_are_stitched_and_norm_applies() -> None:
     n, frame = 8, (16, 16)
     positions = np.array([[[5.5, 5.5]], [[9.5, 9.5]], [[7.5, 7.5]]])

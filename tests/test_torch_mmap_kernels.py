@@ -72,7 +72,7 @@ def footprint_case(seed: int, count: int = 40, size: int = 9, side: int = 30):
 def test_compiled_kernel_is_the_four_corner_splat_and_bit_identical_to_the_numpy_kernels() -> None:
     patches, weights, top, frac, pick, side = footprint_case(3)
     compiled = np.zeros((3, side, side), np.float32)
-    splat_footprints(compiled, patches, pick, top, frac, weights)
+    splat_footprints(compiled, patches, pick, top, frac, weights, (0, side))
 
     planes = np.stack([patches.real * weights, patches.imag * weights, np.broadcast_to(weights, patches.shape)], axis=1)
     footprints = shift_planes(planes[pick], frac[pick, 0, None, None, None], frac[pick, 1, None, None, None])
@@ -91,6 +91,21 @@ def test_compiled_kernel_is_the_four_corner_splat_and_bit_identical_to_the_numpy
     np.testing.assert_allclose(compiled, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("edges", [(0, 1, 30), (0, 12, 13, 30), (0, 5, 9, 17, 22, 30), (0, 30, 30)])
+def test_compiled_kernel_in_row_bands_equals_one_pass_and_leaves_other_rows_alone(edges: tuple[int, ...]) -> None:
+    patches, weights, top, frac, pick, side = footprint_case(6)
+    whole = np.zeros((3, side, side), np.float32)
+    splat_footprints(whole, patches, pick, top, frac, weights, (0, side))
+    banded = np.zeros_like(whole)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        before = banded.copy()
+        splat_footprints(banded, patches, pick, top, frac, weights, (lo, hi))
+        outside = np.ones(side, bool)
+        outside[lo:hi] = False
+        np.testing.assert_array_equal(banded[:, outside], before[:, outside])
+    np.testing.assert_array_equal(banded, whole)
+
+
 def test_compiled_kernel_reads_strided_read_only_patches() -> None:
     patches, weights, top, frac, pick, side = footprint_case(4)
     strided = np.zeros((len(patches), 2 * 9, 9), np.complex64)
@@ -98,8 +113,8 @@ def test_compiled_kernel_reads_strided_read_only_patches() -> None:
     view = strided[:, ::2]
     view.flags.writeable = False
     contiguous, from_view = np.zeros((2, 3, side, side), np.float32)
-    splat_footprints(contiguous, patches, pick, top, frac, weights)
-    splat_footprints(from_view, view, pick, top, frac, weights)
+    splat_footprints(contiguous, patches, pick, top, frac, weights, (0, side))
+    splat_footprints(from_view, view, pick, top, frac, weights, (0, side))
     np.testing.assert_array_equal(from_view, contiguous)
     assert contiguous.any()
 
@@ -163,3 +178,21 @@ def test_unwritable_numba_cache_falls_back_to_numpy_with_a_warning(monkeypatch: 
     finally:
         torch_mmap.compiled_kernel.cache_clear()
     assert "NUMBA_CACHE_DIR" in caplog.text
+
+
+def test_a_kernel_numba_cannot_compile_falls_back_to_numpy_with_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from numba.core.errors import LoweringError
+
+    from ptychostitch.stitchers import splat_numba
+
+    def fail() -> None:
+        raise LoweringError("llvm.prefetch: unknown intrinsic")
+
+    monkeypatch.setattr(splat_numba, "warm_up", fail)
+    torch_mmap.compiled_kernel.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger=torch_mmap.__name__):
+            assert torch_mmap.compiled_kernel() is None
+    finally:
+        torch_mmap.compiled_kernel.cache_clear()
+    assert "cannot build the compiled kernel" in caplog.text and "unknown intrinsic" in caplog.text

@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +57,9 @@ from ptychostitch.stitchers.contracts import Capability, PatchBatch, StitchConte
 from ptychostitch.stitchers.splat import add_blocks, box_sums, empty_like_shape, multiply, scatter_blocks, shift_planes
 
 log = logging.getLogger(__name__)
+
+MAX_THREADS = 4
+"""The compiled kernel splits the canvas into at most this many row bands, one thread each."""
 
 MAX_SHARED_FRACTIONS = 4
 """At most this many distinct sub-pixel offsets get a canvas each (shared-fraction placement)."""
@@ -103,10 +108,11 @@ class TorchMmapStitcher:
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
         rows = context.frame_rows
-        with torch.inference_mode():
+        threads = _threads()
+        with torch.inference_mode(), ThreadPoolExecutor(max_workers=threads, thread_name_prefix="torch-mmap") as pool:
             device = _device(context.options.device)
             plan = _Placement.build(context, device)
-            canvas = _Canvas(plan, device)
+            canvas = _Canvas(plan, device, pool, threads)
             start, size = plan.crop_start, plan.size
             for batch in batches:
                 _check_batch(batch, context)
@@ -202,6 +208,20 @@ class _Placement:
         """Whether some patch reaching the frame is placed by its own footprint (no shared fraction)."""
         return bool(np.any(self.inside & (self.group < 0)))
 
+    def bands(self, height: int, count: int) -> list[tuple[int, int]]:
+        """Split canvas rows ``0 .. height - 1`` into at most ``count`` bands of about equal work.
+
+        Band edges sit at quantiles of the footprints' centre rows, so each band receives about
+        as many footprint rows as the others, wherever the scan is dense.
+        """
+        tops = self.top[self.inside & (self.group < 0), 0]
+        if count <= 1 or len(tops) == 0:
+            return [(0, height)]
+        centres = np.sort(tops) + (self.size + 1) / 2
+        inner = np.unique(np.round(np.quantile(centres, np.arange(1, count) / count)).astype(np.int64))
+        edges = [0, *(int(e) for e in inner if 0 < e < height), height]
+        return list(zip(edges[:-1], edges[1:]))
+
     def rows(self, lo: int, hi: int) -> _Rows:
         """Placement of rows ``lo .. hi - 1`` (counted from the first frame row), flattened."""
         return _Rows(
@@ -218,9 +238,10 @@ class _Canvas:
     NumPy arrays on a CPU, torch tensors on an accelerator (see the module notes).
     """
 
-    def __init__(self, plan: _Placement, device: torch.device) -> None:
+    def __init__(self, plan: _Placement, device: torch.device, pool: ThreadPoolExecutor, threads: int) -> None:
         self.plan = plan
         self.device = device
+        self.pool = pool
         shape = tuple(s + 2 * plan.margin for s in plan.frame_shape)
         if _torch_kernels(device):
             self.planes: np.ndarray | torch.Tensor = torch.zeros((3, *shape), dtype=torch.float32, device=device)
@@ -234,8 +255,9 @@ class _Canvas:
         self.chunk = max(1, _FOOTPRINT_FLOATS[kernels] // (3 * (plan.size + 1) ** 2))
         footprints_on_cpu = plan.needs_footprints and not _torch_kernels(device)
         self.compiled = compiled_kernel() if footprints_on_cpu else None
+        self.bands = plan.bands(shape[0], threads) if self.compiled else []
         if footprints_on_cpu:
-            log.info("torch-mmap: per-patch footprints with %s", "the compiled (numba) kernel" if self.compiled else
+            log.info("torch-mmap: per-patch footprints with %s", f"the compiled (numba) kernel on {len(self.bands)} thread(s)" if self.compiled else
                      "NumPy kernels; install numba (pip install 'ptychostitch[fast]') for 3-5x the speed")
 
     def add(self, patches: np.ndarray, where: _Rows) -> None:
@@ -246,7 +268,9 @@ class _Canvas:
                 self._add_shared(g, patches, where.top, pick)
         pick = np.flatnonzero(where.inside & (where.group < 0))
         if self.compiled is not None:
-            self.compiled(self.planes, patches, pick, where.top, where.frac, self.weights)
+            args = (self.planes, patches, pick, where.top, where.frac, self.weights)
+            for done in [self.pool.submit(self.compiled, *args, band) for band in self.bands]:
+                done.result()
             return
         for a in range(0, len(pick), self.chunk):
             self._add_footprints(patches, where, pick[a : a + self.chunk])
@@ -311,21 +335,32 @@ class _Canvas:
 
 @functools.cache
 def compiled_kernel() -> Callable[..., None] | None:
-    """The compiled footprint kernel, or None when numba is not installed or cannot be imported.
+    """The compiled footprint kernel, or None when numba is missing or cannot build it.
 
-    Imported on first use, since only scattered scans need it: importing numba and loading the
-    cached machine code take about half a second (compiling it, on a machine's first call, about
-    a second more). The reason it is missing is logged once.
+    Imported and compiled on first use, since only scattered scans need it: importing numba and
+    loading the cached machine code take about half a second (compiling it, on a machine's
+    first call, about a second more). Why it is unavailable is logged once; the NumPy kernels
+    then give the same result, more slowly.
     """
     try:
-        from ptychostitch.stitchers.splat_numba import splat_footprints
+        from ptychostitch.stitchers.splat_numba import splat_footprints, warm_up
+
+        warm_up()
     except ImportError as exc:
         log.info("torch-mmap: numba unavailable (%s); NumPy footprint kernels", exc)
         return None
-    except RuntimeError as exc:  # numba's cache=True found no writable cache directory
-        log.warning("torch-mmap: the compiled kernel cannot load (%s); NumPy footprint kernels. Set NUMBA_CACHE_DIR to a writable folder", exc)
+    except Exception as exc:  # noqa: BLE001 - numba is installed but cannot cache or compile the kernel
+        log.warning(
+            "torch-mmap: numba cannot build the compiled kernel (%s); using the NumPy footprint kernels. "
+            "If it cannot cache, set NUMBA_CACHE_DIR to a writable folder", exc,
+        )
         return None
     return splat_footprints
+
+
+def _threads() -> int:
+    """Threads for the compiled kernel: the CPUs this process may use, at most :data:`MAX_THREADS`."""
+    return max(1, min(MAX_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
 def _torch_kernels(device: torch.device) -> bool:
