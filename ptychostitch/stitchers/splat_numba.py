@@ -17,6 +17,9 @@ While it adds row ``a`` of one footprint, it asks the CPU to fetch row ``a`` of 
 patch's footprint (:func:`_prefetch`, a hint that changes no result). When patches land at
 random places on a canvas far larger than the core's cache, that overlaps the wait for the
 canvas with the arithmetic: 1.3-1.5x faster there, no slower elsewhere.
+
+The kernel writes only the canvas rows of a given band and releases the GIL, so the stitcher
+runs one call per band on its own thread; a pixel still receives its adds in stream order.
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ def splat_footprints(
                 for b in range(size + 1):
                     out[b] += shifted[b] * gy + above[b] * fy
             prev, cur = cur, prev
+
 
 def warm_up() -> None:
     """Compile the kernel (or load it from numba's cache) on a one-patch case, so a failure shows now."""

@@ -22,13 +22,15 @@ Placement (see :mod:`ptychostitch.stitchers.splat`):
 * **Per-patch footprints** (scattered sub-pixel positions, and always on CUDA): every patch is
   bilinearly shifted into its ``(M+1) x (M+1)`` footprint, which is added at its integer offset.
   On a CPU with numba installed (``ptychostitch[fast]``) one compiled kernel does both in a
-  single pass per patch (:mod:`~ptychostitch.stitchers.splat_numba`); without numba, NumPy
-  kernels shift a few patches at a time and add each footprint with one slice add (3-5x
-  slower, same result to the last bit). On CUDA one ``index_add_`` adds a chunk of footprints.
+  single pass per patch (:mod:`~ptychostitch.stitchers.splat_numba`), one thread per row band
+  of the canvas (at most :data:`MAX_THREADS`); without numba, NumPy kernels shift a few patches
+  at a time and add each footprint with one slice add (3-5x slower, same result to the last
+  bit). On CUDA one ``index_add_`` adds a chunk of footprints.
 
-On a CPU the kernels run on the calling thread (compiled, or NumPy): torch's intra-op threads,
-woken for each of many mid-sized element-wise operations, made them up to 10x slower on a busy
-2-core machine (and would compete with the model that produces the patches). On CUDA they are
+The NumPy kernels run on the calling thread, not on torch's intra-op threads: those, woken for
+each of many mid-sized element-wise operations, made them up to 10x slower on a busy 2-core
+machine (and would compete with the model that produces the patches). The compiled kernel's
+band threads start once per batch, each with milliseconds of work. On CUDA the kernels are
 torch tensors on the device.
 
 Accumulation is float32: each canvas pixel receives one add per patch covering it, so its
@@ -360,7 +362,8 @@ def compiled_kernel() -> Callable[..., None] | None:
 
 def _threads() -> int:
     """Threads for the compiled kernel: the CPUs this process may use, at most :data:`MAX_THREADS`."""
-    return max(1, min(MAX_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(MAX_THREADS, usable)
 
 
 def _torch_kernels(device: torch.device) -> bool:
