@@ -12,7 +12,7 @@ Oracles used
   sits up to a pixel off the pixel centre: there, no resampling can return an affine object).
 * A constant-1 object comes back exactly 1 (bit for bit) over covered pixels.
 
-Every test runs twice: with the compiled (numba) footprint kernel and with the NumPy kernels.
+Every test runs twice: with the compiled (numba) kernels and with the NumPy kernels.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ RTOL = 1e-5
 
 @pytest.fixture(autouse=True, params=["compiled", "numpy"])
 def cpu_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run every test with the compiled footprint kernel and with the NumPy kernels (no numba)."""
+    """Run every test with the compiled kernels and with the NumPy kernels (no numba)."""
     if request.param == "numpy":
-        monkeypatch.setattr(torch_mmap, "compiled_kernel", lambda: None)
+        monkeypatch.setattr(torch_mmap, "compiled_kernels", lambda: None)
     else:
-        assert torch_mmap.compiled_kernel() is not None, "numba is part of the test set-up (ptychostitch[fast])"
+        assert torch_mmap.compiled_kernels() is not None, "numba is part of the test set-up (ptychostitch[fast])"
     return request.param
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
 import torch
 
+import ptychostitch.stitchers
 from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions
 from ptychostitch.stitchers import torch_mmap
 
 from ptychostitch.stitchers.splat import add_blocks, box_sums, scatter_blocks, shift_planes
-from ptychostitch.stitchers.splat_numba import splat_footprints
+from ptychostitch.stitchers.splat_numba import add_at_offsets, splat_footprints
 from ptychostitch.testing import grid_case
 
 
@@ -129,35 +131,65 @@ def scattered_stitch() -> np.ndarray:
     return torch_mmap.TorchMmapStitcher().stitch(ctx, [PatchBatch(0, patches[:17]), PatchBatch(17, patches[17:])]).object
 
 
+@pytest.fixture
+def unload(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Call it to forget the compiled kernels, so the next ``compiled_kernels()`` imports them afresh."""
+
+    def forget() -> None:
+        monkeypatch.delitem(sys.modules, "ptychostitch.stitchers.splat_numba")
+        monkeypatch.delattr(ptychostitch.stitchers, "splat_numba")
+        torch_mmap.compiled_kernels.cache_clear()
+
+    yield forget
+    torch_mmap.compiled_kernels.cache_clear()
+
+
 def test_without_numba_the_numpy_kernels_give_the_same_object_and_say_how_to_speed_up(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    unload: Callable[[], None], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     compiled = scattered_stitch()
+    unload()
     monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` fail, as when it is not installed
-    monkeypatch.delitem(sys.modules, "ptychostitch.stitchers.splat_numba")
-    torch_mmap.compiled_kernel.cache_clear()
-    try:
-        assert torch_mmap.compiled_kernel() is None
-        with caplog.at_level(logging.INFO, logger=torch_mmap.__name__):
-            without = scattered_stitch()
-    finally:
-        torch_mmap.compiled_kernel.cache_clear()
+    assert torch_mmap.compiled_kernels() is None
+    with caplog.at_level(logging.INFO, logger=torch_mmap.__name__):
+        without = scattered_stitch()
     np.testing.assert_array_equal(without, compiled)
     assert "pip install 'ptychostitch[fast]'" in caplog.text
 
 
-def test_grid_scans_never_ask_for_the_compiled_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shared-fraction placement needs no footprints, so grid-lines runs never import numba."""
+@pytest.mark.parametrize("weighting", ["uniform", "probe"])
+@pytest.mark.parametrize("gridsize", [1, 2])
+def test_grid_placement_is_bit_identical_with_and_without_numba(gridsize: int, weighting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = grid_case(gridsize, StitchOptions(weighting=weighting, crop=11))  # odd crop: a half-pixel shared fraction
+    batches = [PatchBatch(start, case.patches[start : start + 13]) for start in range(0, len(case.patches), 13)]
+    assert torch_mmap.compiled_kernels() is not None
+    compiled = torch_mmap.TorchMmapStitcher().stitch(case.context, batches)
+    monkeypatch.setattr(torch_mmap, "compiled_kernels", lambda: None)
+    numpy = torch_mmap.TorchMmapStitcher().stitch(case.context, batches)
+    np.testing.assert_array_equal(compiled.object, numpy.object)
+    np.testing.assert_array_equal(compiled.coverage, numpy.coverage)
+    covered = compiled.coverage > 0
+    assert covered.any()
 
-    def refuse() -> None:
-        raise AssertionError("a grid scan asked for the compiled kernel")
 
-    monkeypatch.setattr(torch_mmap, "compiled_kernel", refuse)
-    for gridsize in (1, 2):
-        case = grid_case(gridsize, StitchOptions(weighting="probe", crop=12))
-        result = torch_mmap.TorchMmapStitcher().stitch(case.context, [PatchBatch(0, case.patches)])
-        covered = result.coverage > 0
-        np.testing.assert_allclose(result.object[covered], case.truth[covered], rtol=1e-5)
+def test_add_at_offsets_is_a_loop_of_slice_adds_in_any_row_bands() -> None:
+    rng = np.random.default_rng(7)
+    patches = (rng.normal(size=(30, 6, 6)) + 1j * rng.normal(size=(30, 6, 6))).astype(np.complex64)
+    weights = rng.uniform(0.1, 2, size=(6, 6)).astype(np.float32)
+    top, pick = rng.integers(0, 15, size=(30, 2)), rng.permutation(30)[:24]
+    expected_values, expected_totals = np.zeros((2, 21, 21), np.complex64), np.zeros((21, 21), np.float32)
+    for p in pick:
+        (y, x), block = top[p], patches[p]
+        expected_values[0, y : y + 6, x : x + 6] += block
+        expected_values[1, y : y + 6, x : x + 6] += block * weights
+        expected_totals[y : y + 6, x : x + 6] += weights
+    for edges in [(0, 21), (0, 7, 8, 21), (0, 3, 10, 16, 21)]:
+        values, totals = np.zeros_like(expected_values), np.zeros_like(expected_totals)
+        for band in zip(edges[:-1], edges[1:]):
+            add_at_offsets(values[0], None, patches, pick, top, None, band)
+            add_at_offsets(values[1], totals, patches, pick, top, weights, band)
+        np.testing.assert_array_equal(values, expected_values)
+        np.testing.assert_array_equal(totals, expected_totals)
 
 
 class _NoCacheLocator:
@@ -168,19 +200,17 @@ class _NoCacheLocator:
             raise RuntimeError("cannot cache function 'splat_footprints': no locator available for file 'splat_numba.py'")
 
 
-def test_unwritable_numba_cache_falls_back_to_numpy_with_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_unwritable_numba_cache_falls_back_to_numpy_with_a_warning(
+    unload: Callable[[], None], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    unload()
     monkeypatch.setattr(sys, "meta_path", [_NoCacheLocator(), *sys.meta_path])
-    monkeypatch.delitem(sys.modules, "ptychostitch.stitchers.splat_numba")
-    torch_mmap.compiled_kernel.cache_clear()
-    try:
-        with caplog.at_level(logging.WARNING, logger=torch_mmap.__name__):
-            assert torch_mmap.compiled_kernel() is None
-    finally:
-        torch_mmap.compiled_kernel.cache_clear()
+    with caplog.at_level(logging.WARNING, logger=torch_mmap.__name__):
+        assert torch_mmap.compiled_kernels() is None
     assert "NUMBA_CACHE_DIR" in caplog.text
 
 
-def test_a_kernel_numba_cannot_compile_falls_back_to_numpy_with_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_kernels_numba_cannot_compile_fall_back_to_numpy_with_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from numba.core.errors import LoweringError
 
     from ptychostitch.stitchers import splat_numba
@@ -189,10 +219,10 @@ def test_a_kernel_numba_cannot_compile_falls_back_to_numpy_with_a_warning(monkey
         raise LoweringError("llvm.prefetch: unknown intrinsic")
 
     monkeypatch.setattr(splat_numba, "warm_up", fail)
-    torch_mmap.compiled_kernel.cache_clear()
+    torch_mmap.compiled_kernels.cache_clear()
     try:
         with caplog.at_level(logging.WARNING, logger=torch_mmap.__name__):
-            assert torch_mmap.compiled_kernel() is None
+            assert torch_mmap.compiled_kernels() is None
     finally:
-        torch_mmap.compiled_kernel.cache_clear()
-    assert "cannot build the compiled kernel" in caplog.text and "unknown intrinsic" in caplog.text
+        torch_mmap.compiled_kernels.cache_clear()
+    assert "cannot build the compiled kernels" in caplog.text and "unknown intrinsic" in caplog.text

@@ -1,4 +1,7 @@
-"""The compiled CPU kernel of ``torch-mmap``'s per-patch footprints (needs numba: ``ptychostitch[fast]``).
+"""The compiled CPU kernels of ``torch-mmap`` (need numba: ``ptychostitch[fast]``).
+
+:func:`add_at_offsets` is shared-fraction placement (grid scans): each patch added at its
+integer offset, the same adds in the same order as NumPy's slice adds, without the Python loop.
 
 :func:`splat_footprints` does in one pass over each patch what the NumPy kernels of
 :mod:`ptychostitch.stitchers.splat` do in about six (weight the patch, shift it into its footprint
@@ -18,7 +21,7 @@ patch's footprint (:func:`_prefetch`, a hint that changes no result). When patch
 random places on a canvas far larger than the core's cache, that overlaps the wait for the
 canvas with the arithmetic: 1.3-1.5x faster there, no slower elsewhere.
 
-The kernel writes only the canvas rows of a given band and releases the GIL, so the stitcher
+Both kernels write only the canvas rows of a given band and release the GIL, so the stitcher
 runs one call per band on its own thread; a pixel still receives its adds in stream order.
 """
 
@@ -150,14 +153,61 @@ def splat_footprints(
             prev, cur = cur, prev
 
 
+@numba.njit(cache=True, nogil=True)
+def add_at_offsets(
+    values: np.ndarray,
+    totals: np.ndarray | None,
+    patches: np.ndarray,
+    pick: np.ndarray,
+    top: np.ndarray,
+    weights: np.ndarray | None,
+    band: tuple[int, int],
+) -> None:
+    """Add the picked patches (times ``weights``) at integer offsets, rows of ``band`` only.
+
+    ``values[top[p] + (a, b)] += patches[p, a, b] * weights[a, b]`` and, unless ``totals`` is
+    None, ``totals[top[p] + (a, b)] += weights[a, b]``, in ``pick`` order; with ``weights``
+    None the patch is added as it is (uniform weights: the stitcher counts coverage apart).
+
+    Parameters
+    ----------
+    values : ndarray, shape (H, W), complex64
+        Accumulator; modified in place. Every patch must fit at its offset.
+    totals : ndarray, shape (H, W), float32, or None
+        Weight accumulator; modified in place.
+    patches : ndarray, shape (k, s, s), complex64
+    pick : ndarray, shape (m,), int64
+        Indices into ``patches``, in the order they are added.
+    top : ndarray, shape (k, 2), int64
+        Canvas index ``(row, column)`` of each patch's top-left pixel.
+    weights : ndarray, shape (s, s), float32, or None
+    band : (int, int)
+        First and one-past-last canvas row to write.
+    """
+    size = patches.shape[1]
+    for k in range(len(pick)):
+        p = pick[k]
+        y0, x0 = top[p, 0], top[p, 1]
+        for a in range(max(band[0] - y0, 0), min(band[1] - y0, size)):
+            out, source = values[y0 + a, x0 : x0 + size], patches[p, a]
+            if weights is None:
+                for b in range(size):
+                    out[b] += source[b]
+            else:
+                w = weights[a]
+                for b in range(size):
+                    out[b] += np.complex64(complex(source[b].real * w[b], source[b].imag * w[b]))
+                if totals is not None:
+                    total = totals[y0 + a, x0 : x0 + size]
+                    for b in range(size):
+                        total[b] += w[b]
+
+
 def warm_up() -> None:
-    """Compile the kernel (or load it from numba's cache) on a one-patch case, so a failure shows now."""
-    splat_footprints(
-        np.zeros((3, 3, 3), np.float32),
-        np.zeros((1, 1, 1), np.complex64),
-        np.zeros(1, np.int64),
-        np.zeros((1, 2), np.int64),
-        np.zeros((1, 2), np.float32),
-        np.ones((1, 1), np.float32),
-        (0, 3),
-    )
+    """Compile both kernels (or load them from numba's cache) as the stitcher calls them, so a failure shows now."""
+    patches = np.zeros((1, 1, 1), np.complex64)
+    patches.flags.writeable = False  # the stitcher hands every kernel read-only patches
+    pick, top, weights = np.zeros(1, np.int64), np.zeros((1, 2), np.int64), np.ones((1, 1), np.float32)
+    splat_footprints(np.zeros((3, 3, 3), np.float32), patches, pick, top, np.zeros((1, 2), np.float32), weights, (0, 3))
+    add_at_offsets(np.zeros((2, 2), np.complex64), None, patches, pick, top, None, (0, 2))
+    add_at_offsets(np.zeros((2, 2), np.complex64), np.zeros((2, 2), np.float32), patches, pick, top, weights, (0, 2))

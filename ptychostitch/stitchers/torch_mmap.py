@@ -16,22 +16,24 @@ Placement (see :mod:`ptychostitch.stitchers.splat`):
 
 * **Shared fractions** (CPU, when at most :data:`MAX_SHARED_FRACTIONS` distinct sub-pixel
   offsets occur, e.g. any regular grid with a whole-pixel step): patches are added at their
-  integer offsets into one canvas per fraction (one slice add per patch, no resampling), and
-  each canvas is bilinearly shifted by its fraction once at the end. Bilinear shifting is
-  linear, so this is the same sum as splatting every patch.
+  integer offsets into one canvas per fraction (no resampling), and each canvas is bilinearly
+  shifted by its fraction once at the end. Bilinear shifting is linear, so this is the same sum
+  as splatting every patch.
 * **Per-patch footprints** (scattered sub-pixel positions, and always on CUDA): every patch is
   bilinearly shifted into its ``(M+1) x (M+1)`` footprint, which is added at its integer offset.
-  On a CPU with numba installed (``ptychostitch[fast]``) one compiled kernel does both in a
-  single pass per patch (:mod:`~ptychostitch.stitchers.splat_numba`), one thread per row band
-  of the canvas (at most :data:`MAX_THREADS`); without numba, NumPy kernels shift a few patches
-  at a time and add each footprint with one slice add (3-5x slower, same result to the last
-  bit). On CUDA one ``index_add_`` adds a chunk of footprints.
 
-The NumPy kernels run on the calling thread, not on torch's intra-op threads: those, woken for
-each of many mid-sized element-wise operations, made them up to 10x slower on a busy 2-core
-machine (and would compete with the model that produces the patches). The compiled kernel's
-band threads start once per batch, each with milliseconds of work. On CUDA the kernels are
-torch tensors on the device.
+Kernels, all giving the same canvases bit for bit on a CPU:
+
+* **Compiled** (CPU with numba installed, ``ptychostitch[fast]``;
+  :mod:`~ptychostitch.stitchers.splat_numba`): one pass per patch, one thread per row band of
+  the canvas (at most :data:`MAX_THREADS`). A pixel belongs to one band, so it still receives
+  its adds in stream order.
+* **NumPy** (CPU without numba): one slice add per patch (shared fractions), or a few patches at
+  a time shifted into footprints that are then added one slice add each (2-7x slower in all).
+  They run on the calling thread, not on torch's intra-op threads: those, woken for each of many
+  mid-sized element-wise operations, made them up to 10x slower on a busy 2-core machine (and
+  would compete with the model that produces the patches).
+* **torch** (CUDA): footprints in large chunks, added with one ``index_add_`` per chunk.
 
 Accumulation is float32: each canvas pixel receives one add per patch covering it, so its
 relative rounding error is at most about ``depth × 6e-8`` (depth = patches overlapping a pixel;
@@ -49,6 +51,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -205,18 +208,13 @@ class _Placement:
         )
         return cls(start, size, tuple(context.frame_shape), margin, weights, floor.astype(np.int64) + margin, frac, group, inside, fractions)
 
-    @property
-    def needs_footprints(self) -> bool:
-        """Whether some patch reaching the frame is placed by its own footprint (no shared fraction)."""
-        return bool(np.any(self.inside & (self.group < 0)))
-
     def bands(self, height: int, count: int) -> list[tuple[int, int]]:
         """Split canvas rows ``0 .. height - 1`` into at most ``count`` bands of about equal work.
 
-        Band edges sit at quantiles of the footprints' centre rows, so each band receives about
-        as many footprint rows as the others, wherever the scan is dense.
+        Band edges sit at quantiles of the patches' centre rows, so each band receives about as
+        many patch rows as the others, wherever the scan is dense.
         """
-        tops = self.top[self.inside & (self.group < 0), 0]
+        tops = self.top[self.inside, 0]
         if count <= 1 or len(tops) == 0:
             return [(0, height)]
         centres = np.sort(tops) + (self.size + 1) / 2
@@ -255,24 +253,26 @@ class _Canvas:
         self.weights = plan.weights if plan.weights is not None else np.ones((plan.size, plan.size), np.float32)
         kernels = "torch" if _torch_kernels(device) else "numpy"
         self.chunk = max(1, _FOOTPRINT_FLOATS[kernels] // (3 * (plan.size + 1) ** 2))
-        footprints_on_cpu = plan.needs_footprints and not _torch_kernels(device)
-        self.compiled = compiled_kernel() if footprints_on_cpu else None
+        on_cpu = not _torch_kernels(device)
+        self.compiled = compiled_kernels() if on_cpu and plan.inside.any() else None
         self.bands = plan.bands(shape[0], threads) if self.compiled else []
-        if footprints_on_cpu:
-            log.info("torch-mmap: per-patch footprints with %s", f"the compiled (numba) kernel on {len(self.bands)} thread(s)" if self.compiled else
-                     "NumPy kernels; install numba (pip install 'ptychostitch[fast]') for 3-5x the speed")
+        if self.compiled:
+            log.info("torch-mmap: compiled (numba) kernels on %d thread(s)", len(self.bands))
+        elif on_cpu:
+            log.info("torch-mmap: NumPy kernels; install numba (pip install 'ptychostitch[fast]') for 2-7x the speed")
 
     def add(self, patches: np.ndarray, where: _Rows) -> None:
         """Add patches (k, size, size) complex64 placed as ``where`` says."""
+        if self.compiled is not None:
+            patches = patches.view()
+            patches.flags.writeable = False  # one compiled signature, whatever the caller passes
         for g in range(len(self.plan.fractions)):
             pick = np.flatnonzero(where.group == g)
             if len(pick):
                 self._add_shared(g, patches, where.top, pick)
         pick = np.flatnonzero(where.inside & (where.group < 0))
         if self.compiled is not None:
-            args = (self.planes, patches, pick, where.top, where.frac, self.weights)
-            for done in [self.pool.submit(self.compiled, *args, band) for band in self.bands]:
-                done.result()
+            self._in_bands(self.compiled.splat_footprints, self.planes, patches, pick, where.top, where.frac, self.weights)
             return
         for a in range(0, len(pick), self.chunk):
             self._add_footprints(patches, where, pick[a : a + self.chunk])
@@ -280,15 +280,25 @@ class _Canvas:
     def _add_shared(self, g: int, patches: np.ndarray, top: np.ndarray, pick: np.ndarray) -> None:
         size, weights = self.plan.size, self.plan.weights
         values, total = self.shared_values[g], self.shared_weights[g]
+        if weights is None:
+            np.add.at(total, (top[pick, 0], top[pick, 1]), 1)
+        if self.compiled is not None:
+            totals = None if weights is None else total
+            self._in_bands(self.compiled.add_at_offsets, values, totals, patches, pick, top, weights)
+            return
         ys, xs = top[pick, 0].tolist(), top[pick, 1].tolist()
         if weights is None:
             for k, y, x in zip(pick.tolist(), ys, xs):
                 values[y : y + size, x : x + size] += patches[k]
-            np.add.at(total, (top[pick, 0], top[pick, 1]), 1)
             return
         for patch, y, x in zip(patches[pick] * weights, ys, xs):
             values[y : y + size, x : x + size] += patch
             total[y : y + size, x : x + size] += weights
+
+    def _in_bands(self, kernel: Callable[..., None], *args: object) -> None:
+        """Run the compiled ``kernel(*args, band)`` for every row band, one thread each, and wait for all."""
+        for done in [self.pool.submit(kernel, *args, band) for band in self.bands]:
+            done.result()
 
     def _add_footprints(self, patches: np.ndarray, where: _Rows, pick: np.ndarray) -> None:
         size = self.plan.size
@@ -319,8 +329,8 @@ class _Canvas:
         before = (slice(m - 1, m + h), slice(m - 1, m + w))  # the frame and the row/column before it
         for g, (fy, fx) in enumerate(plan.fractions):
             values, weights = self.shared_values[g], self.shared_weights[g]
-            if plan.weights is None:
-                weights = box_sums(weights, plan.size).astype(np.float32)
+            if plan.weights is None:  # counts of patches covering each pixel up to the frame's far edges
+                weights = box_sums(weights[: m + h, : m + w], plan.size).astype(np.float32)
             shared = np.stack([values.real[before], values.imag[before], weights[before]])
             if fy or fx:
                 total += shift_planes(shared, fy, fx)[:, 1 : h + 1, 1 : w + 1]
@@ -336,28 +346,28 @@ class _Canvas:
 
 
 @functools.cache
-def compiled_kernel() -> Callable[..., None] | None:
-    """The compiled footprint kernel, or None when numba is missing or cannot build it.
+def compiled_kernels() -> ModuleType | None:
+    """The compiled kernels (:mod:`~ptychostitch.stitchers.splat_numba`), or None when numba is missing or cannot build them.
 
-    Imported and compiled on first use, since only scattered scans need it: importing numba and
-    loading the cached machine code take about half a second (compiling it, on a machine's
-    first call, about a second more). Why it is unavailable is logged once; the NumPy kernels
-    then give the same result, more slowly.
+    Imported and compiled on first use: importing numba and loading the cached machine code
+    take about 0.65 s per process (compiling them, on a machine's first call, about 2 s more).
+    Why they are unavailable is logged once; the NumPy kernels then give the same result, more
+    slowly.
     """
     try:
-        from ptychostitch.stitchers.splat_numba import splat_footprints, warm_up
+        from ptychostitch.stitchers import splat_numba
 
-        warm_up()
+        splat_numba.warm_up()
     except ImportError as exc:
-        log.info("torch-mmap: numba unavailable (%s); NumPy footprint kernels", exc)
+        log.info("torch-mmap: numba unavailable (%s); NumPy kernels", exc)
         return None
-    except Exception as exc:  # noqa: BLE001 - numba is installed but cannot cache or compile the kernel
+    except Exception as exc:  # noqa: BLE001 - numba is installed but cannot cache or compile the kernels
         log.warning(
-            "torch-mmap: numba cannot build the compiled kernel (%s); using the NumPy footprint kernels. "
+            "torch-mmap: numba cannot build the compiled kernels (%s); using the NumPy kernels. "
             "If it cannot cache, set NUMBA_CACHE_DIR to a writable folder", exc,
         )
         return None
-    return splat_footprints
+    return splat_numba
 
 
 def _threads() -> int:
