@@ -64,7 +64,7 @@ from ptychostitch.stitchers.splat import add_blocks, box_sums, empty_like_shape,
 log = logging.getLogger(__name__)
 
 MAX_THREADS = 4
-"""The compiled kernel splits the canvas into at most this many row bands, one thread each."""
+"""The compiled kernels split the canvas into at most this many row bands, one thread each."""
 
 MAX_SHARED_FRACTIONS = 4
 """At most this many distinct sub-pixel offsets get a canvas each (shared-fraction placement)."""
@@ -243,17 +243,16 @@ class _Canvas:
         self.device = device
         self.pool = pool
         shape = tuple(s + 2 * plan.margin for s in plan.frame_shape)
-        if _torch_kernels(device):
-            self.planes: np.ndarray | torch.Tensor = torch.zeros((3, *shape), dtype=torch.float32, device=device)
+        on_cpu = not _torch_kernels(device)
+        if on_cpu:
+            self.planes: np.ndarray | torch.Tensor = np.zeros((3, *shape), dtype=np.float32)
         else:
-            self.planes = np.zeros((3, *shape), dtype=np.float32)
+            self.planes = torch.zeros((3, *shape), dtype=torch.float32, device=device)
         self.shared_values = [np.zeros(shape, dtype=np.complex64) for _ in plan.fractions]
         weight_type = np.int64 if plan.weights is None else np.float32
         self.shared_weights = [np.zeros(shape, dtype=weight_type) for _ in plan.fractions]
         self.weights = plan.weights if plan.weights is not None else np.ones((plan.size, plan.size), np.float32)
-        kernels = "torch" if _torch_kernels(device) else "numpy"
-        self.chunk = max(1, _FOOTPRINT_FLOATS[kernels] // (3 * (plan.size + 1) ** 2))
-        on_cpu = not _torch_kernels(device)
+        self.chunk = max(1, _FOOTPRINT_FLOATS["numpy" if on_cpu else "torch"] // (3 * (plan.size + 1) ** 2))
         self.compiled = compiled_kernels() if on_cpu and plan.inside.any() else None
         self.bands = plan.bands(shape[0], threads) if self.compiled else []
         if self.compiled:
@@ -271,6 +270,8 @@ class _Canvas:
             if len(pick):
                 self._add_shared(g, patches, where.top, pick)
         pick = np.flatnonzero(where.inside & (where.group < 0))
+        if len(pick) == 0:
+            return
         if self.compiled is not None:
             self._in_bands(self.compiled.splat_footprints, self.planes, patches, pick, where.top, where.frac, self.weights)
             return
@@ -371,7 +372,7 @@ def compiled_kernels() -> ModuleType | None:
 
 
 def _threads() -> int:
-    """Threads for the compiled kernel: the CPUs this process may use, at most :data:`MAX_THREADS`."""
+    """Threads for the compiled kernels: the CPUs this process may use, at most :data:`MAX_THREADS`."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return min(MAX_THREADS, usable)
 
