@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ptychostitch.runner.pipeline import RunConfig, run
+from ptychostitch.runner.run import RunConfig, run
 
 TARGET_SECONDS = 300.0
 TARGET_SSIM = (0.80, 0.90)

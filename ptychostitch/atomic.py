@@ -55,7 +55,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any], *, compressed: bool = False) -> None:
     """Write ``arrays`` to an NPZ file atomically.
 
-    Uncompressed (the default) members can be memory-mapped by :mod:`ptychostitch.npzfile`.
+    Uncompressed (the default) members can be memory-mapped by :mod:`ptychostitch.data.npz`.
     """
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:

@@ -9,6 +9,7 @@ import pytest
 
 from ptychostitch import plugins
 from ptychostitch.cli import main
+from ptychostitch.stitchers import registry
 
 
 @pytest.fixture
@@ -17,9 +18,9 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     (without any allow/deny variables the person running the tests may have set)."""
     monkeypatch.delenv(plugins.ALLOW_ENV, raising=False)
     monkeypatch.delenv(plugins.DENY_ENV, raising=False)
-    plugins.reset()
+    registry.reset()
     yield
-    plugins.reset()
+    registry.reset()
 
 
 @pytest.fixture

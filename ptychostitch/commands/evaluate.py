@@ -1,22 +1,18 @@
-"""``ptychostitch evaluate``: stitch and score patch predictions made elsewhere.
-
-Shares the pipeline of ``run`` from the patch stream onward (:mod:`ptychostitch.runner.scoring`,
-:mod:`ptychostitch.runner.artifacts`).
-"""
+"""``ptychostitch evaluate``: stitch and score patch predictions made elsewhere (:mod:`ptychostitch.runner.evaluate`)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
-from ptychostitch.commands.options import add_stitch_arguments, positive_int, print_summary, stitch_options
-from ptychostitch.dataset import DEFAULT_BATCH_SIZE, load_gridlines, read_predictions
-from ptychostitch.runner.artifacts import claim_output_dir, write_results
-from ptychostitch.runner.scoring import stitch_and_score
-from ptychostitch.stitchers import select
-
-log = logging.getLogger(__name__)
+from ptychostitch.commands.options import (
+    add_stitch_arguments,
+    positive_int,
+    print_summary,
+    stitch_options,
+)
+from ptychostitch.data import DEFAULT_BATCH_SIZE
+from ptychostitch.runner.evaluate import EvaluateConfig, evaluate
 
 NAME = "evaluate"
 HELP = "Stitch and score patch predictions made elsewhere (PRED.npz key 'patches', test-row order)."
@@ -38,12 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    dataset = load_gridlines(args.test_npz)
-    predictions = read_predictions(args.predictions, dataset, batch_size=args.batch_size)
-    context = dataset.stitch_context(stitch_options(args))
-    selection = select(context, args.stitcher)
-    output_dir = claim_output_dir(args.output_dir, args.overwrite)
-    scores = stitch_and_score(dataset, context, selection, predictions)
-    document = write_results(output_dir, dataset.YY_ground_truth, selection, scores)
+    output_dir, document = evaluate(
+        EvaluateConfig(
+            test_npz=args.test_npz, predictions=args.predictions, output_dir=args.output_dir, stitcher=args.stitcher,
+            stitch=stitch_options(args), batch_size=args.batch_size, overwrite=args.overwrite,
+        )
+    )
     print_summary(output_dir, document)
     return 0

@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ptychostitch.commands.options import add_stitch_arguments, non_negative_int, positive_int, print_summary, stitch_options
+from ptychostitch.commands.options import (
+    add_stitch_arguments,
+    non_negative_int,
+    positive_int,
+    print_summary,
+    stitch_options,
+)
 from ptychostitch.runner.defaults import EMBEDDED_DATASET
-from ptychostitch.runner.pipeline import RunConfig, run
+from ptychostitch.runner.run import RunConfig, run
 
 NAME = "run"
 HELP = (

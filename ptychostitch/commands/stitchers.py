@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from ptychostitch.dataset import load_gridlines
-from ptychostitch.plugins import registry
+from ptychostitch.data import load_gridlines
+from ptychostitch.runner.context import stitch_context
 from ptychostitch.stitchers import available
+from ptychostitch.stitchers.registry import get_registry
 
 NAME = "stitchers"
 HELP = "List every registered stitcher: name, priority, distribution and entry point (and, with --test-npz, whether it can run)."
@@ -21,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    reg = registry()
-    context = load_gridlines(args.test_npz).stitch_context() if args.test_npz is not None else None
+    reg = get_registry()
+    context = stitch_context(load_gridlines(args.test_npz)) if args.test_npz is not None else None
     rows: list[dict[str, object]] = []
     for name, stitcher in available().items():
         found = reg.stitchers[name]

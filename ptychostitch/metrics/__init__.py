@@ -7,7 +7,7 @@
 * :func:`frc` (:mod:`~ptychostitch.metrics.frc`): Fourier ring correlation curves and cut-offs.
 * :func:`extra_metrics` (:mod:`~ptychostitch.metrics.extras`): clearly separate extras (Re-numerator
   FRC with van Heel & Schatz thresholds, exact global phase, subpixel registration).
-* :func:`metrics_sections` and :func:`write_frc_plot`: the ``metrics.json`` sections and the FRC figure.
+* :func:`metrics_sections`: the ``metrics.json`` sections.
 
 Every definition is written out in ``docs/metrics.md``.
 """
@@ -16,8 +16,10 @@ from ptychostitch.metrics.coverage import largest_covered_rectangle
 from ptychostitch.metrics.extras import ExtraMetrics, extra_metrics
 from ptychostitch.metrics.frc import frc, frc_cutoff
 from ptychostitch.metrics.patches import PatchMetrics, PatchMetricsResult, patch_metrics
-from ptychostitch.metrics.plots import write_frc_plot
-from ptychostitch.metrics.reconstruction import ReconstructionMetrics, eval_reconstruction
+from ptychostitch.metrics.reconstruction import (
+    ReconstructionMetrics,
+    eval_reconstruction,
+)
 from ptychostitch.metrics.report import metrics_sections
 
 __all__ = [
@@ -32,5 +34,4 @@ __all__ = [
     "largest_covered_rectangle",
     "metrics_sections",
     "patch_metrics",
-    "write_frc_plot",
 ]

@@ -17,8 +17,8 @@ import numpy as np
 
 from ptychostitch import __version__
 from ptychostitch.atomic import write_json, write_npz
-from ptychostitch.metrics import metrics_sections, write_frc_plot
-from ptychostitch.runner.plots import write_comparison_plot
+from ptychostitch.metrics import metrics_sections
+from ptychostitch.runner.figures import write_comparison_plot, write_frc_plot
 from ptychostitch.runner.scoring import Scores
 from ptychostitch.stitchers import Selection, StitchResult
 

@@ -2,13 +2,13 @@
 
 Tuned so that simulate + train + predict + stitch + score fits in 5 minutes on two CPU cores
 and reaches stitched SSIM >= 0.80 (amplitude) and >= 0.90 (phase); measurements in
-``docs/model.md``. Training uses :class:`~ptychostitch.runner.train.TrainOptions` defaults.
+``docs/model.md``. Training uses :class:`~ptychostitch.model.train.TrainOptions` defaults.
 """
 
 from __future__ import annotations
 
 from ptychostitch.simulate.config import SimulationConfig
-from ptychostitch.stitchers.contracts import StitchOptions
+from ptychostitch.stitchers.contract import StitchOptions
 
 EMBEDDED_DATASET = SimulationConfig(N=64, gridsize=1, nimgs_train=1, nimgs_test=1, set_phi=True)
 """What the default run simulates (the seed is the run's ``--seed``).

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from ptychostitch.dataset import GridLinesDataset
+from ptychostitch.data import GridLinesDataset
 from ptychostitch.metrics import (
     ExtraMetrics,
     PatchMetrics,

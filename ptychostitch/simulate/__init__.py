@@ -10,7 +10,7 @@ Usage::
 ``config`` (the dataclass), ``objects`` (lines objects), ``probe`` and ``probe_transforms``,
 ``patches`` (grid extraction), ``forward`` (diffraction and noise), ``split`` (one split's
 objects and rows), ``metadata``, ``plan``, ``simulator``; files are written with
-:mod:`ptychostitch.npz_stream`.
+:mod:`ptychostitch.data.npz_writer`.
 See ``docs/simulate.md``.
 """
 

@@ -27,11 +27,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ptychostitch.atomic import atomic_path
+from ptychostitch.data.npz_writer import NpzStreamWriter
 from ptychostitch.errors import InputError
 from ptychostitch.simulate.config import SimulationConfig
 from ptychostitch.simulate.forward import diffract, intensity_scale, patch_energy
 from ptychostitch.simulate.metadata import build_metadata, metadata_array
-from ptychostitch.npz_stream import NpzStreamWriter
 from ptychostitch.simulate.patches import channels_last
 from ptychostitch.simulate.plan import PATCH_MEMBERS, Member, SplitPlan, plan
 from ptychostitch.simulate.probe import Probe, build_probe

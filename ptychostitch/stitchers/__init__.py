@@ -1,22 +1,17 @@
 """Stitchers: the ``Stitcher`` protocol, the registry of installed stitchers, and selection.
 
-Stitchers arrive through pluggy entry points (group ``ptychostitch``, hook
-``register_stitchers``); see :mod:`ptychostitch.plugins`. :func:`select` picks one for a
-dataset: ``auto`` takes the highest-priority capable stitcher and logs every rejection with its
-reason; an explicit name is used, or refused with its reason.
-
-Each function reads the process-wide :func:`ptychostitch.plugins.registry` unless it is given
-a :class:`~ptychostitch.plugins.Registry` of its own.
+- :mod:`~ptychostitch.stitchers.contract`: what a stitcher is given (:class:`StitchContext`,
+  :class:`StitchOptions`, the patch stream of :class:`PatchBatch` es), what it returns
+  (:class:`StitchResult`, :class:`Capability`) and the :class:`Stitcher` protocol itself;
+- :mod:`~ptychostitch.stitchers.registry`: the stitchers that plugins register through pluggy
+  entry points (group ``ptychostitch``, hook ``register_stitchers``; :mod:`ptychostitch.plugins`);
+- :mod:`~ptychostitch.stitchers.selection`: :func:`select` picks one for a dataset: ``auto`` takes
+  the highest-priority capable stitcher and logs every rejection with its reason; an explicit name
+  is used, or refused with its reason;
+- the built-in stitchers, each registered through the same entry-point group.
 """
 
-from __future__ import annotations
-
-import logging
-from dataclasses import dataclass
-
-from ptychostitch import plugins
-from ptychostitch.errors import InputError
-from ptychostitch.stitchers.contracts import (
+from ptychostitch.stitchers.contract import (
     Capability,
     PatchBatch,
     StitchContext,
@@ -24,8 +19,7 @@ from ptychostitch.stitchers.contracts import (
     StitchOptions,
     StitchResult,
 )
-
-log = logging.getLogger(__name__)
+from ptychostitch.stitchers.selection import Selection, available, get, select
 
 __all__ = [
     "Capability",
@@ -39,100 +33,3 @@ __all__ = [
     "get",
     "select",
 ]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The outcome of :func:`select`.
-
-    Attributes
-    ----------
-    stitcher : Stitcher
-        The chosen stitcher.
-    requested : str
-        What was asked for: ``"auto"`` or a stitcher name.
-    fallback : bool
-        True when ``auto`` had to pass over a stitcher ranked ahead of the chosen one (higher
-        priority, or equal priority and an earlier name) because it cannot run.
-    reason : str
-        Why the chosen stitcher can run.
-    rejected : dict of str to str
-        Every stitcher passed over, with the reason it could not run.
-    """
-
-    stitcher: Stitcher
-    requested: str
-    fallback: bool
-    reason: str
-    rejected: dict[str, str]
-
-    def as_json(self) -> dict[str, object]:
-        """The ``stitcher`` section of ``metrics.json``."""
-        return {
-            "name": self.stitcher.name,
-            "requested": self.requested,
-            "fallback": self.fallback,
-            "reason": self.reason,
-            "rejected": dict(self.rejected),
-        }
-
-
-def available(*, registry: plugins.Registry | None = None) -> dict[str, Stitcher]:
-    """Every registered stitcher, name to stitcher: highest priority first, ties by name."""
-    found = (registry if registry is not None else plugins.registry()).stitchers
-    ordered = sorted(found.values(), key=lambda r: (-r.stitcher.priority, r.stitcher.name))
-    return {r.stitcher.name: r.stitcher for r in ordered}
-
-
-def get(name: str, *, registry: plugins.Registry | None = None) -> Stitcher:
-    """The stitcher called ``name``; :class:`~ptychostitch.errors.InputError` naming the known ones."""
-    stitchers = available(registry=registry)
-    if name not in stitchers:
-        known = ", ".join(stitchers) or "none"
-        raise InputError(f"unknown stitcher {name!r}; registered stitchers: {known}")
-    return stitchers[name]
-
-
-def select(context: StitchContext, requested: str = "auto", *, registry: plugins.Registry | None = None) -> Selection:
-    """Choose the stitcher for ``context``.
-
-    ``requested="auto"`` returns the highest-priority stitcher whose capability check passes
-    (ties broken by name) and logs each rejection with its reason; when a stitcher ahead of it
-    was passed over the selection is a fallback, logged as a warning. A stitcher name is used
-    if it can run, else an :class:`~ptychostitch.errors.InputError` states its reason. A
-    capability check that raises, or answers with something other than a
-    :class:`Capability`, counts as "cannot run" with that failure as the reason.
-    """
-    if requested != "auto":
-        stitcher = get(requested, registry=registry)
-        verdict = _verdict(stitcher, context)
-        if not verdict.ok:
-            raise InputError(f"stitcher {requested!r} cannot run on this dataset: {verdict.reason}")
-        log.info("stitcher %r selected as requested: %s", requested, verdict.reason)
-        return Selection(stitcher, requested, False, verdict.reason, {})
-    rejected: dict[str, str] = {}
-    for name, stitcher in available(registry=registry).items():
-        verdict = _verdict(stitcher, context)
-        if verdict.ok:
-            if rejected:
-                passed_over = "; ".join(f"{k}: {v}" for k, v in rejected.items())
-                log.warning("falling back to stitcher %r (%s): %s", name, verdict.reason, passed_over)
-            else:
-                log.info("stitcher %r selected: %s", name, verdict.reason)
-            return Selection(stitcher, requested, bool(rejected), verdict.reason, rejected)
-        log.info("stitcher %r cannot run: %s", name, verdict.reason)
-        rejected[name] = verdict.reason
-    details = "; ".join(f"{k}: {v}" for k, v in rejected.items()) or "no stitchers are registered"
-    raise InputError(f"no stitcher can run on this dataset ({details})")
-
-
-def _verdict(stitcher: Stitcher, context: StitchContext) -> Capability:
-    """``stitcher.capability(context)``, with a failing check turned into a refusal."""
-    try:
-        verdict = stitcher.capability(context)
-    except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop selection
-        log.warning("capability check of stitcher %r raised %r", stitcher.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-        return Capability(False, f"its capability check raised {exc!r}")
-    if not isinstance(verdict, Capability):
-        return Capability(False, f"its capability check returned {verdict!r} instead of a Capability")
-    return verdict

@@ -58,8 +58,20 @@ import torch
 
 from ptychostitch import hookimpl
 from ptychostitch.errors import InputError
-from ptychostitch.stitchers.contracts import Capability, PatchBatch, StitchContext, StitchResult
-from ptychostitch.stitchers.splat import add_blocks, box_sums, empty_like_shape, multiply, scatter_blocks, shift_planes
+from ptychostitch.stitchers.contract import (
+    Capability,
+    PatchBatch,
+    StitchContext,
+    StitchResult,
+)
+from ptychostitch.stitchers.splat import (
+    add_blocks,
+    box_sums,
+    empty_like_shape,
+    multiply,
+    scatter_blocks,
+    shift_planes,
+)
 
 log = logging.getLogger(__name__)
 

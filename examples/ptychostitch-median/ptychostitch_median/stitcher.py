@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
+
 from ptychostitch.geometry import top_left
 from ptychostitch.stitchers import Capability, PatchBatch, StitchContext, StitchResult
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from ptychostitch_median import MedianStitcher
+
 from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions
 from ptychostitch.testing import check_stitcher, grid_case, scattered_case
-
-from ptychostitch_median import MedianStitcher
 
 
 def test_passes_the_ptychostitch_conformance_check() -> None:

@@ -1,0 +1,25 @@
+"""Reading (and writing) files: PtychoPINN's grid-lines NPZs, patch predictions, the reassembly file.
+
+The first stage of the data flow; it imports nothing from the stages after it.
+
+- :func:`load_gridlines` (:mod:`~ptychostitch.data.gridlines`): the one way to open a grid-lines
+  split, validated, with every patch position in the convention of :mod:`ptychostitch.geometry`;
+- :func:`read_predictions` (:mod:`~ptychostitch.data.predictions`): a ``PRED.npz`` checked against
+  a test split and streamed as :class:`~ptychostitch.patch_stream.PatchBatch` es;
+- the NPZ layer, split by job: :mod:`~ptychostitch.data.npy_header` (member headers, data offsets
+  for memory maps), :mod:`~ptychostitch.data.streamed` (row-wise reads of deflated members),
+  :mod:`~ptychostitch.data.safe_unpickle` (PtychoPINN's pickled metadata string, decoded without
+  running code), :mod:`~ptychostitch.data.npz` (:func:`open_npz`), and
+  :mod:`~ptychostitch.data.npz_writer` (members streamed to disk in chunks);
+- :mod:`~ptychostitch.data.reassembly`: the memory-mappable reassembly file of a test split.
+"""
+
+from ptychostitch.data.gridlines import GridLinesDataset, load_gridlines
+from ptychostitch.data.npz import open_npz
+from ptychostitch.data.predictions import (
+    DEFAULT_BATCH_SIZE,
+    Predictions,
+    read_predictions,
+)
+
+__all__ = ["DEFAULT_BATCH_SIZE", "GridLinesDataset", "Predictions", "load_gridlines", "open_npz", "read_predictions"]

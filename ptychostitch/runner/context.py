@@ -1,0 +1,59 @@
+"""Where data meets stitchers: a test split becomes the :class:`~ptychostitch.stitchers.StitchContext` a stitcher is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ptychostitch.data import GridLinesDataset
+from ptychostitch.errors import InputError
+from ptychostitch.stitchers import Selection, StitchContext, StitchOptions, select
+
+
+def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = None) -> StitchContext:
+    """What a stitcher needs to know about the test split ``dataset``.
+
+    Raises
+    ------
+    InputError
+        For a train split (its rows are shuffled, so no row has a known position) or when
+        nothing defines the ground-truth frame.
+    """
+    if dataset.split != "test":
+        raise InputError(f"{dataset.path}: the {dataset.split} split cannot be stitched (its rows are shuffled); use the test split")
+    if dataset.frame_shape is None:
+        raise InputError(
+            f"{dataset.path}: cannot define the ground-truth frame: expected YY_ground_truth, YY_full or grid metadata "
+            f"(additional_parameters.outer_offset_test, nimgs_test), found none"
+        )
+    return StitchContext(
+        N=dataset.N,
+        gridsize=dataset.gridsize,
+        n_rows=dataset.n_rows,
+        frame_shape=dataset.frame_shape,
+        frame_rows=dataset.frame_rows,
+        positions=dataset.positions,
+        grid=dataset.grid,
+        probe=dataset.probeGuess,
+        norm_Y_I=dataset.norm_Y_I,
+        options=options or StitchOptions(),
+    )
+
+
+@dataclass(frozen=True)
+class StitchPlan:
+    """A test split ready for stitching: its context and the chosen stitcher."""
+
+    context: StitchContext
+    selection: Selection
+
+
+def plan_stitch(dataset: GridLinesDataset, options: StitchOptions, requested: str = "auto") -> StitchPlan:
+    """Build the stitch context of the test split ``dataset`` and select a stitcher for it.
+
+    Raises
+    ------
+    InputError
+        Nothing defines the frame, or no (or not the requested) stitcher can run.
+    """
+    context = stitch_context(dataset, options)
+    return StitchPlan(context, select(context, requested))

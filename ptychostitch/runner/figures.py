@@ -1,0 +1,103 @@
+"""The figures of a result folder (PNG, written atomically).
+
+- :func:`write_comparison_plot`: stitched amplitude and phase beside the ground truth, with error
+  maps. The panels show exactly what the metrics score: the scored window after the trim, the
+  stitched amplitude scaled by the mean ratio, both phases after plane removal.
+- :func:`write_frc_plot`: the FRC curves with their cut-offs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ptychostitch.atomic import atomic_path
+from ptychostitch.metrics.extras import ExtraMetrics
+from ptychostitch.metrics.reconstruction import ReconstructionMetrics, prepare_pair
+
+
+def write_comparison_plot(
+    path: str | os.PathLike[str], stitched: np.ndarray, ground_truth: np.ndarray, coverage: np.ndarray | None = None
+) -> None:
+    """Write a 2 x 3 PNG (rows: amplitude, phase; columns: ground truth, stitched, error), atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.png``.
+    stitched, ground_truth : ndarray, shape (H, W), complex
+        The stitched object and the ground truth, in one frame.
+    coverage : ndarray, shape (H, W), optional
+        Stitch coverage; the scored window is the largest fully covered rectangle.
+    """
+    pair = prepare_pair(stitched, ground_truth, coverage=coverage)
+    fig = Figure(figsize=(12, 7.5), layout="constrained")
+    axes = fig.subplots(2, 3)
+    rows = (
+        ("amplitude", pair.target_amp, pair.pred_amp, pair.pred_amp - pair.target_amp, "viridis"),
+        ("phase, rad", pair.target_phase, pair.pred_phase, pair.pred_phase - pair.target_phase, "twilight"),
+    )
+    for row, (name, truth, pred, error, cmap) in enumerate(rows):
+        low, high = float(np.min(truth)), float(np.max(truth))
+        for col, (title, image) in enumerate((("ground truth", truth), ("stitched", pred))):
+            shown = axes[row, col].imshow(image, cmap=cmap, vmin=low, vmax=high)
+            axes[row, col].set_title(f"{name}: {title}")
+        limit = float(np.max(np.abs(error))) or 1.0
+        err = axes[row, 2].imshow(error, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axes[row, 2].set_title(f"{name}: stitched - truth (MAE {np.mean(np.abs(error)):.3g})")
+        fig.colorbar(shown, ax=axes[row, :2], shrink=0.8)
+        fig.colorbar(err, ax=axes[row, 2], shrink=0.8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    y0, y1, x0, x1 = pair.window
+    fig.suptitle(f"as scored: rows {y0}:{y1}, cols {x0}:{x1} of the {pair.frame_shape[0]}x{pair.frame_shape[1]} frame, trimmed; amplitude mean-ratio scaled, phases plane-removed")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def write_frc_plot(path: str | os.PathLike[str], metrics: ReconstructionMetrics, extras: ExtraMetrics | None = None) -> None:
+    """Write the FRC curves of ``metrics`` (and of ``extras``) to a PNG file, atomically.
+
+    Two panels, amplitude and phase: the PtychoPINN-compatible curve (``|.|`` numerator) with the
+    0.5 and 1/7 thresholds and the ``frc50`` / ``frc1over7`` cut-offs marked; with ``extras``, also
+    the real-part curve and the 1-bit and 1/2-bit threshold curves. The x axis is the ring index
+    (cycles per image side); the dotted line marks Nyquist.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file (``.png``); its folder is created if needed.
+    metrics : ReconstructionMetrics
+        Result of :func:`ptychostitch.metrics.eval_reconstruction`.
+    extras : ExtraMetrics, optional
+        Result of :func:`ptychostitch.metrics.extra_metrics`.
+    """
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    nyquist = min(metrics.evaluated_shape) // 2
+    for part, (name, ax) in enumerate(zip(("amplitude", "phase"), fig.subplots(1, 2, sharey=True))):
+        curve = metrics["frc"][part]
+        if curve is not None:
+            rings = np.arange(len(curve))
+            ax.plot(rings, curve, color="C0", label="FRC (PtychoPINN, |.| numerator)")
+            for threshold, key, color in ((0.5, "frc50", "C1"), (1 / 7, "frc1over7", "C2")):
+                cut = metrics[key][part]
+                ax.axhline(threshold, color=color, lw=0.8, ls="--")
+                if math.isfinite(cut):
+                    ax.axvline(cut, color=color, lw=0.8, label=f"{key} = {cut:.2f}")
+        if extras is not None:
+            rings = np.arange(len(extras.frc_re[part]))
+            ax.plot(rings, extras.frc_re[part], color="C3", lw=0.9, label="FRC, Re numerator (extra)")
+            ax.plot(rings, extras.one_bit, color="C4", lw=0.8, ls=":", label="1-bit threshold")
+            ax.plot(rings, extras.half_bit, color="C5", lw=0.8, ls=":", label="1/2-bit threshold")
+        ax.axvline(nyquist, color="0.5", lw=0.8, ls=":")
+        ax.set_title(f"FRC, {name}")
+        ax.set_xlabel("ring (cycles per image side)")
+        ax.set_ylim(-0.1, 1.05)
+        ax.legend(fontsize="small", loc="upper right")
+    fig.axes[0].set_ylabel("correlation")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)

@@ -1,0 +1,228 @@
+"""The grid-lines runner, whole: data -> model -> patch stream -> stitcher -> metrics -> artifacts.
+
+:func:`run` trains (or loads) a torch model on a cached grid-lines train split, predicts every
+test patch in one streaming pass (from the memory-mapped reassembly file whenever the test
+split has positions), stitches into the ground-truth frame with the selected stitcher, scores the stitched
+object (primary) and the patches (debug), and writes the artifacts. With no dataset paths it
+first simulates the embedded default dataset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from ptychostitch.atomic import write_json
+from ptychostitch.data import GridLinesDataset, load_gridlines, reassembly
+from ptychostitch.errors import InputError
+from ptychostitch.model.checkpoint import load_checkpoint, save_checkpoint
+from ptychostitch.model.factory import build_model, model_spec
+from ptychostitch.model.physics import intensity_scale
+from ptychostitch.model.predict import predict_batches
+from ptychostitch.model.train import TrainingData, TrainOptions, train
+from ptychostitch.model.twin import choose_orientation
+from ptychostitch.runner.artifacts import claim_output_dir, versions, write_results
+from ptychostitch.runner.context import plan_stitch
+from ptychostitch.runner.defaults import EMBEDDED_DATASET, STITCH_OPTIONS
+from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
+from ptychostitch.simulate import simulate
+from ptychostitch.stitchers import StitchOptions
+
+log = logging.getLogger(__name__)
+
+_TRAINING = TrainOptions()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything ``ptychostitch run`` was asked to do (recorded in ``run.json``).
+
+    Attributes
+    ----------
+    output_dir : Path
+        Where artifacts go; a folder holding an earlier run is not overwritten without
+        ``overwrite`` (the next free ``DIR-N`` is used).
+    train_npz, test_npz : Path or None
+        Cached grid-lines splits; both None simulates :data:`~ptychostitch.runner.defaults.EMBEDDED_DATASET` into
+        ``output_dir/datasets/``.
+    model : str
+        ``"reference"`` or ``"module:factory"`` (see ``docs/model.md``).
+    checkpoint : Path or None
+        Load these weights instead of training.
+    epochs, batch_size : int
+        Training passes and rows per optimiser step.
+    loss : str
+        ``"mae"``, ``"poisson"`` or ``"supervised"``.
+    learning_rate : float
+        Adam's initial step size.
+    infer_batch_size : int
+        Rows per forward pass at inference (and per stitched batch).
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    seed : int
+        Seeds training (and the default dataset's noise).
+    stitcher : str
+        ``"auto"`` or a stitcher name.
+    stitch : StitchOptions
+        Weighting and crop (the device is taken from ``device``).
+    keep_tmp : bool
+        Keep ``tmp/torch_reassembly/reassembly_test.npz`` after the run.
+    overwrite : bool
+        Replace an earlier run in ``output_dir``.
+    """
+
+    output_dir: Path = Path("ptychostitch-run")
+    train_npz: Path | None = None
+    test_npz: Path | None = None
+    model: str = "reference"
+    checkpoint: Path | None = None
+    epochs: int = _TRAINING.epochs
+    batch_size: int = _TRAINING.batch_size
+    loss: str = _TRAINING.loss
+    learning_rate: float = _TRAINING.learning_rate
+    infer_batch_size: int = 128
+    device: str = "cpu"
+    seed: int = 0
+    stitcher: str = "auto"
+    stitch: StitchOptions = STITCH_OPTIONS
+    keep_tmp: bool = True
+    overwrite: bool = False
+
+
+@dataclass
+class Stages:
+    """Wall-clock seconds per stage, in the order they ran."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        log.info("stage %s ...", name)
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+            log.info("stage %s took %.1f s", name, self.seconds[name])
+
+
+def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
+    """Run the whole pipeline; return the output folder used and the ``metrics.json`` content."""
+    if (config.train_npz is None) != (config.test_npz is None):
+        raise InputError("give both --train-npz and --test-npz, or neither (to simulate the embedded default)")
+    device = _device(config.device)
+    output_dir = claim_output_dir(config.output_dir, config.overwrite)
+    stage = Stages()
+    train_path, test_path = config.train_npz, config.test_npz
+    if train_path is None or test_path is None:
+        with stage("simulate"):
+            paths = simulate(replace(EMBEDDED_DATASET, seed=config.seed), output_dir, overwrite=True)
+        train_path, test_path = paths.train, paths.test
+    with stage("load"):
+        test = load_gridlines(test_path)
+        plan = plan_stitch(test, replace(config.stitch, device=device), config.stitcher)
+        context, selection = plan.context, plan.selection
+        train_split = load_gridlines(train_path, split="train") if config.checkpoint is None or config.epochs else None
+        if train_split is not None and (train_split.N, train_split.gridsize) != (test.N, test.gridsize):
+            raise InputError(
+                f"{train_path} has N={train_split.N}, gridsize={train_split.gridsize} but {test_path} has "
+                f"N={test.N}, gridsize={test.gridsize}: train and test must match"
+            )
+    with stage("train"):
+        model, spec, history = _model(config, test, train_split, device)
+        probe = simulation_probe(test)
+        orientation = None
+        if test.positions is not None and probe is not None and len(test.frame_rows) > 1:
+            orientation = choose_orientation(
+                model, test.diffraction, test.positions, probe, start=test.frame_rows.start,
+                batch_size=config.infer_batch_size, device=device,
+            )
+        twin = orientation is not None and orientation.twin
+        checkpoint = save_checkpoint(
+            output_dir / "checkpoint.pt", model, spec,
+            {"loss": config.loss, "epochs": config.epochs, "history": [asdict(e) for e in history], "twin": twin},
+        )
+    with stage("predict+stitch"):
+        diffraction = test.diffraction
+        tmp_file = output_dir / reassembly.RELATIVE_PATH
+        if test.positions is not None:
+            reassembly.write_reassembly(test, tmp_file)
+            diffraction = reassembly.mapped_diffraction(tmp_file, test.channels)
+        patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
+        scores = stitch_and_score(test, context, selection, patches)
+    with stage("artifacts"):
+        document = write_results(output_dir, test.YY_ground_truth, selection, scores)
+        if tmp_file.exists() and not config.keep_tmp:
+            tmp_file.unlink()
+    write_json(
+        output_dir / "run.json",
+        {
+            "command": "run",
+            "output_dir": str(output_dir),
+            "config": asdict(replace(config, stitch=context.options)),
+            "datasets": {"train": str(train_path), "test": str(test_path), "simulated": config.test_npz is None},
+            "device": device,
+            "seed": config.seed,
+            "versions": versions(),
+            "timings_s": stage.seconds,
+            "stitcher": selection.as_json(),
+            "checkpoint": str(checkpoint),
+            "model": spec.to_dict(),
+            "twin_orientation": asdict(orientation) if orientation is not None else None,
+            "training": [asdict(epoch) for epoch in history],
+        },
+    )
+    log.info("done: %s (%s)", output_dir, ", ".join(f"{k} {v:.1f} s" for k, v in stage.seconds.items()))
+    return output_dir, document
+
+
+def _model(
+    config: RunConfig, test: GridLinesDataset, train_split: GridLinesDataset | None, device: str
+) -> tuple[Any, Any, list[Any]]:
+    """Build or load the model and train it unless a checkpoint is given with ``--epochs 0``."""
+    if config.checkpoint is not None:
+        loaded = load_checkpoint(config.checkpoint)
+        loaded.check_data(test.N, test.gridsize, str(test.path))
+        model, spec = loaded.model, loaded.spec
+    else:
+        spec = model_spec(config.model, test.N, test.gridsize)
+        model = build_model(spec, seed=config.seed)
+    if train_split is None:
+        return model, spec, []
+    result = train(model, _training_data(train_split, config.loss), _train_options(config, device))
+    return result.model, spec, result.history
+
+
+def _device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: torch sees no CUDA device here; use --device cpu or auto")
+    return requested
+
+
+def _training_data(split: GridLinesDataset, loss: str) -> TrainingData:
+    probe = simulation_probe(split)
+    if probe is None:
+        raise InputError(f"{split.path}: training needs a probe: expected key probe_simulated or probeGuess, found neither")
+    scale = None
+    if loss == "poisson":
+        nphotons = (split.metadata.get("physics_parameters") or {}).get("nphotons")
+        if nphotons is None:
+            raise InputError(f"{split.path}: the poisson loss needs _metadata physics_parameters.nphotons, found none")
+        scale = intensity_scale(split.Y_I, float(nphotons))
+    return TrainingData(diffraction=split.diffraction, probe=probe, intensity_scale=scale, y_i=split.Y_I, y_phi=split.Y_phi)
+
+
+def _train_options(config: RunConfig, device: str) -> TrainOptions:
+    return TrainOptions(
+        loss=config.loss, epochs=config.epochs, batch_size=config.batch_size,
+        learning_rate=config.learning_rate, seed=config.seed, device=device,
+    )
+
