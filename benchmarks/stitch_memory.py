@@ -26,14 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import (
-    PatchFile,
-    free_disk_gb,
-    peak_rss_mb,
-    scattered_scan,
-    stream,
-    write_patch_file,
-)
+from _common import PatchFile, free_disk_gb, peak_rss_mb, scattered_scan, stream, write_patch_file
 
 EXTENT = 2048
 LIMIT_MB = 1500

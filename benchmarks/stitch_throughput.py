@@ -43,16 +43,7 @@ from unittest import mock
 
 import numpy as np
 import torch
-from _common import (
-    PatchFile,
-    Scan,
-    best_time,
-    free_disk_gb,
-    grid_scan,
-    scattered_scan,
-    stream,
-    write_patch_file,
-)
+from _common import PatchFile, Scan, best_time, free_disk_gb, grid_scan, scattered_scan, stream, write_patch_file
 
 from ptychostitch.stitchers import StitchContext, get
 from ptychostitch.stitchers import torch_mmap as torch_mmap_module

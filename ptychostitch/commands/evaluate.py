@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ptychostitch.commands.options import (
-    add_stitch_arguments,
-    positive_int,
-    print_summary,
-    stitch_options,
-)
+from ptychostitch.commands.options import add_stitch_arguments, positive_int, print_summary, stitch_options
 from ptychostitch.data import DEFAULT_BATCH_SIZE
 from ptychostitch.runner.evaluate import EvaluateConfig, evaluate
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ptychostitch.commands.options import (
-    add_stitch_arguments,
-    non_negative_int,
-    positive_int,
-    print_summary,
-    stitch_options,
-)
+from ptychostitch.commands.options import add_stitch_arguments, non_negative_int, positive_int, print_summary, stitch_options
 from ptychostitch.runner.defaults import EMBEDDED_DATASET
 from ptychostitch.runner.run import RunConfig, run
 

@@ -16,10 +16,6 @@ The first stage of the data flow; it imports nothing from the stages after it.
 
 from ptychostitch.data.gridlines import GridLinesDataset, load_gridlines
 from ptychostitch.data.npz import open_npz
-from ptychostitch.data.predictions import (
-    DEFAULT_BATCH_SIZE,
-    Predictions,
-    read_predictions,
-)
+from ptychostitch.data.predictions import DEFAULT_BATCH_SIZE, Predictions, read_predictions
 
 __all__ = ["DEFAULT_BATCH_SIZE", "GridLinesDataset", "Predictions", "load_gridlines", "open_npz", "read_predictions"]

@@ -25,14 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ptychostitch.data.npy_header import (
-    LOCAL_HEADER_SIGNATURE,
-    MemberInfo,
-    describe_member,
-    read_array,
-    read_header,
-    refuse_objects,
-)
+from ptychostitch.data.npy_header import LOCAL_HEADER_SIGNATURE, MemberInfo, describe_member, read_array, read_header, refuse_objects
 from ptychostitch.data.safe_unpickle import RefusedPickle, unpickle_string
 from ptychostitch.data.streamed import PatchArray, StreamedArray
 from ptychostitch.errors import InputError

@@ -16,10 +16,7 @@ from ptychostitch.metrics.coverage import largest_covered_rectangle
 from ptychostitch.metrics.extras import ExtraMetrics, extra_metrics
 from ptychostitch.metrics.frc import frc, frc_cutoff
 from ptychostitch.metrics.patches import PatchMetrics, PatchMetricsResult, patch_metrics
-from ptychostitch.metrics.reconstruction import (
-    ReconstructionMetrics,
-    eval_reconstruction,
-)
+from ptychostitch.metrics.reconstruction import ReconstructionMetrics, eval_reconstruction
 from ptychostitch.metrics.report import metrics_sections
 
 __all__ = [

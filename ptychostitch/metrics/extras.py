@@ -35,15 +35,7 @@ from skimage.registration import phase_cross_correlation
 
 from ptychostitch.errors import InputError
 from ptychostitch.metrics.coverage import Window
-from ptychostitch.metrics.frc import (
-    HALF_BIT_SNR,
-    ONE_BIT_SNR,
-    frc,
-    frc_cutoff,
-    ring_counts,
-    snr_threshold,
-    square_crop,
-)
+from ptychostitch.metrics.frc import HALF_BIT_SNR, ONE_BIT_SNR, frc, frc_cutoff, ring_counts, snr_threshold, square_crop
 from ptychostitch.metrics.reconstruction import PhaseAlign, prepare_pair
 
 
@@ -121,9 +113,7 @@ def _registration_image(field: np.ndarray) -> np.ndarray:
     removing the mean removes the window's own correlation peak at zero shift, which would pull
     the estimate towards 0.
     """
-    from scipy.signal.windows import (
-        tukey,  # scipy.signal takes ~0.6 s to import: only when registering
-    )
+    from scipy.signal.windows import tukey  # scipy.signal takes ~0.6 s to import: only when registering
 
     amp = np.abs(field)
     phasor = np.divide(field, amp, out=np.zeros(field.shape, np.complex128), where=amp > 0)

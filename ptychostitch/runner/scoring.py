@@ -14,14 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ptychostitch.data import GridLinesDataset
-from ptychostitch.metrics import (
-    ExtraMetrics,
-    PatchMetrics,
-    PatchMetricsResult,
-    ReconstructionMetrics,
-    eval_reconstruction,
-    extra_metrics,
-)
+from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult, ReconstructionMetrics, eval_reconstruction, extra_metrics
 from ptychostitch.simulate.probe import normalise
 from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult
 

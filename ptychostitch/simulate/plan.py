@@ -13,11 +13,7 @@ from typing import Mapping
 import numpy as np
 
 from ptychostitch.geometry import GridLayout
-from ptychostitch.simulate.config import (
-    TEST_OBJECT_SEED,
-    TRAIN_OBJECT_SEED,
-    SimulationConfig,
-)
+from ptychostitch.simulate.config import TEST_OBJECT_SEED, TRAIN_OBJECT_SEED, SimulationConfig
 
 PATCH_MEMBERS = ("diffraction", "Y_I", "Y_phi")
 """Per-row patch members, ``(B, N, N, C)`` float32, streamed in chunks."""

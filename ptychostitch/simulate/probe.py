@@ -16,12 +16,7 @@ from scipy.signal.windows import gaussian
 
 from ptychostitch.errors import InputError
 from ptychostitch.simulate.config import IDEAL_DISK, PROBE_SCALE, SimulationConfig
-from ptychostitch.simulate.probe_transforms import (
-    Step,
-    parse_pipeline,
-    pipeline_text,
-    steps_for_mode,
-)
+from ptychostitch.simulate.probe_transforms import Step, parse_pipeline, pipeline_text, steps_for_mode
 
 DEFAULT_PROBE_SCALE = 0.7
 """PtychoPINN's legacy ``default_probe_scale``: the ideal disk's window has std ``N / (0.7 * pi**2)``."""

@@ -11,14 +11,7 @@
 - the built-in stitchers, each registered through the same entry-point group.
 """
 
-from ptychostitch.stitchers.contract import (
-    Capability,
-    PatchBatch,
-    StitchContext,
-    Stitcher,
-    StitchOptions,
-    StitchResult,
-)
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, Stitcher, StitchOptions, StitchResult
 from ptychostitch.stitchers.selection import Selection, available, get, select
 
 __all__ = [

@@ -42,12 +42,7 @@ import numpy as np
 from ptychostitch import hookimpl
 from ptychostitch.errors import InputError
 from ptychostitch.geometry import top_left
-from ptychostitch.stitchers.contract import (
-    Capability,
-    PatchBatch,
-    StitchContext,
-    StitchResult,
-)
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult
 
 log = logging.getLogger(__name__)
 

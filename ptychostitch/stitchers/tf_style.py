@@ -17,12 +17,7 @@ from typing import Iterable
 import numpy as np
 
 from ptychostitch import hookimpl
-from ptychostitch.stitchers.contract import (
-    Capability,
-    PatchBatch,
-    StitchContext,
-    StitchResult,
-)
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult
 
 
 class TfStyleStitcher:

@@ -58,20 +58,8 @@ import torch
 
 from ptychostitch import hookimpl
 from ptychostitch.errors import InputError
-from ptychostitch.stitchers.contract import (
-    Capability,
-    PatchBatch,
-    StitchContext,
-    StitchResult,
-)
-from ptychostitch.stitchers.splat import (
-    add_blocks,
-    box_sums,
-    empty_like_shape,
-    multiply,
-    scatter_blocks,
-    shift_planes,
-)
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult
+from ptychostitch.stitchers.splat import add_blocks, box_sums, empty_like_shape, multiply, scatter_blocks, shift_planes
 
 log = logging.getLogger(__name__)
 

@@ -42,15 +42,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ptychostitch.geometry import GridLayout
-from ptychostitch.stitchers.contract import (
-    Capability,
-    PatchBatch,
-    StitchContext,
-    Stitcher,
-    StitchOptions,
-    StitchResult,
-    why_not_a_stitcher,
-)
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, Stitcher, StitchOptions, StitchResult, why_not_a_stitcher
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,7 @@ import pytest
 from ptychostitch.data import load_gridlines, read_predictions
 from ptychostitch.data.streamed import StreamedArray
 from ptychostitch.errors import InputError
-from ptychostitch.testing.files import (
-    write_grid_file,
-    write_npz,
-    write_predictions,
-    write_scattered_file,
-)
+from ptychostitch.testing.files import write_grid_file, write_npz, write_predictions, write_scattered_file
 
 
 def expected_positions(grid_file) -> np.ndarray:  # noqa: ANN001 - a GridFile

@@ -5,12 +5,7 @@ import pytest
 from scipy.ndimage import fourier_shift, gaussian_filter
 
 from ptychostitch.metrics import eval_reconstruction, extra_metrics
-from ptychostitch.metrics.frc import (
-    HALF_BIT_SNR,
-    ONE_BIT_SNR,
-    ring_counts,
-    snr_threshold,
-)
+from ptychostitch.metrics.frc import HALF_BIT_SNR, ONE_BIT_SNR, ring_counts, snr_threshold
 
 
 def periodic_object(n: int, seed: int) -> np.ndarray:

@@ -7,13 +7,7 @@ import pytest
 
 from ptychostitch.errors import InputError
 from ptychostitch.metrics import frc, frc_cutoff
-from ptychostitch.metrics.frc import (
-    HALF_BIT_SNR,
-    ONE_BIT_SNR,
-    ring_counts,
-    ring_index,
-    snr_threshold,
-)
+from ptychostitch.metrics.frc import HALF_BIT_SNR, ONE_BIT_SNR, ring_counts, ring_index, snr_threshold
 from ptychostitch.metrics.reconstruction import frc_with_cutoffs
 
 

@@ -5,12 +5,7 @@ import json
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from ptychostitch.metrics import (
-    eval_reconstruction,
-    extra_metrics,
-    metrics_sections,
-    patch_metrics,
-)
+from ptychostitch.metrics import eval_reconstruction, extra_metrics, metrics_sections, patch_metrics
 from ptychostitch.runner.figures import write_frc_plot
 
 SEED_PATCH_KEYS = {"mae_amp", "mse_amp", "mae_phase", "mse_phase"}

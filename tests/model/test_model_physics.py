@@ -7,13 +7,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.signal.windows import gaussian
 from scipy.special import gammaln, xlogy
 
-from ptychostitch.model.physics import (
-    diffraction_amplitude,
-    intensity_scale,
-    mae_loss,
-    poisson_loss,
-    twin_image,
-)
+from ptychostitch.model.physics import diffraction_amplitude, intensity_scale, mae_loss, poisson_loss, twin_image
 from ptychostitch.simulate.probe import normalise
 
 

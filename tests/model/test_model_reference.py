@@ -7,11 +7,7 @@ import pytest
 import torch
 
 from ptychostitch.errors import InputError
-from ptychostitch.model.reference import (
-    ReferenceConfig,
-    ReferenceModel,
-    patterson_features,
-)
+from ptychostitch.model.reference import ReferenceConfig, ReferenceModel, patterson_features
 from ptychostitch.testing.model_data import tiny_split
 
 

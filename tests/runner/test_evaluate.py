@@ -11,12 +11,7 @@ import numpy as np
 import pytest
 
 from ptychostitch.cli import main
-from ptychostitch.testing.files import (
-    write_grid_file,
-    write_npz,
-    write_predictions,
-    write_scattered_file,
-)
+from ptychostitch.testing.files import write_grid_file, write_npz, write_predictions, write_scattered_file
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -10,11 +10,7 @@ import pytest
 from ptychostitch.errors import InputError
 from ptychostitch.simulate import SimulationConfig
 from ptychostitch.simulate.probe import build_probe, disk_mask, ideal_disk, load_probe
-from ptychostitch.simulate.probe_transforms import (
-    parse_pipeline,
-    pipeline_text,
-    smooth_complex,
-)
+from ptychostitch.simulate.probe_transforms import parse_pipeline, pipeline_text, smooth_complex
 
 
 def central_disk_mean(p: np.ndarray) -> float:

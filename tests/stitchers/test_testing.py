@@ -13,14 +13,7 @@ import pytest
 
 from ptychostitch.geometry import top_left
 from ptychostitch.stitchers import Capability, PatchBatch, StitchContext, StitchResult
-from ptychostitch.testing import (
-    check_stitcher,
-    cut_patches,
-    grid_case,
-    oracle_cases,
-    scattered_case,
-    smooth_object,
-)
+from ptychostitch.testing import check_stitcher, cut_patches, grid_case, oracle_cases, scattered_case, smooth_object
 
 
 class MeanStitcher:

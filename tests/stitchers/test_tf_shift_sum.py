@@ -25,18 +25,8 @@ import tensorflow as tf
 from ptychostitch import plugins
 from ptychostitch.errors import InputError
 from ptychostitch.geometry import GridLayout, top_left
-from ptychostitch.stitchers import (
-    PatchBatch,
-    StitchContext,
-    StitchOptions,
-    registry,
-    select,
-)
-from ptychostitch.stitchers.tf_shift_sum import (
-    TfShiftSumStitcher,
-    _footprint_kernel,
-    crop_start,
-)
+from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions, registry, select
+from ptychostitch.stitchers.tf_shift_sum import TfShiftSumStitcher, _footprint_kernel, crop_start
 
 QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 

@@ -22,13 +22,7 @@ import pytest
 
 from ptychostitch.errors import InputError
 from ptychostitch.geometry import GridLayout
-from ptychostitch.stitchers import (
-    PatchBatch,
-    StitchContext,
-    StitchOptions,
-    select,
-    torch_mmap,
-)
+from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions, select, torch_mmap
 from ptychostitch.stitchers.tf_style import TfStyleStitcher
 from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher
 from ptychostitch.testing.files import grid_patches, smooth_object

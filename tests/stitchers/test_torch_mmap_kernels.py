@@ -12,12 +12,7 @@ import torch
 
 import ptychostitch.stitchers
 from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions, torch_mmap
-from ptychostitch.stitchers.splat import (
-    add_blocks,
-    box_sums,
-    scatter_blocks,
-    shift_planes,
-)
+from ptychostitch.stitchers.splat import add_blocks, box_sums, scatter_blocks, shift_planes
 from ptychostitch.stitchers.splat_numba import add_at_offsets, splat_footprints
 from ptychostitch.testing import grid_case
 
