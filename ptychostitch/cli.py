@@ -1,7 +1,8 @@
 """The ``ptychostitch`` command line: one sub-command per module in :mod:`ptychostitch.commands`.
 
 Exit status: 0 on success, 2 on bad input or usage (one line on stderr, no traceback), 1 on an
-internal error, 130 when interrupted.
+internal error, 3 when a plugin's stitcher fails (one line naming it and its distribution), 130
+when interrupted (see :mod:`ptychostitch.errors`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import logging
 import sys
 from typing import Sequence
 
-from ptychostitch import __version__
+from ptychostitch import __version__, interrupts
 from ptychostitch.commands import COMMANDS
-from ptychostitch.errors import InputError
+from ptychostitch.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_PLUGIN_FAULT, InputError, PluginFault, one_line
 
 log = logging.getLogger("ptychostitch")
 
@@ -64,15 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[_StderrHandler()], force=True)
     logging.captureWarnings(True)
+    prefix = f"ptychostitch {args.command}"
     try:
         return int(args.execute(args) or 0)
     except InputError as exc:
-        print(f"ptychostitch {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"{prefix}: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_INPUT
+    except PluginFault as exc:
+        log.debug("plugin fault", exc_info=True)
+        print(f"{prefix}: plugin fault: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_PLUGIN_FAULT
     except KeyboardInterrupt:
-        print(f"ptychostitch {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return interrupts.report(prefix)
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
         log.debug("internal error", exc_info=True)
-        print(f"ptychostitch {args.command}: internal error: {exc!r} (run with -v for the traceback)", file=sys.stderr)
-        return 1
+        print(f"{prefix}: internal error: {one_line(repr(exc))} (run with -v for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -12,7 +12,7 @@ Environment variables (entry-point names, comma-separated)
         Never load these entry points. It wins over ``PTYCHOSTITCH_PLUGINS``.
 
 Failures
-    A plugin that fails to import, implements a hook that does not exist (a misspelt
+    A plugin that fails to import (it raises anything, ``sys.exit`` included), implements a hook that does not exist (a misspelt
     ``register_stitchers``) or none at all (a missing ``@hookimpl``) is reported with a
     :class:`PluginWarning` and skipped; the others still load. One entry-point name provided by
     two distributions is a :class:`~ptychostitch.errors.PluginError` naming both.
@@ -30,7 +30,7 @@ from typing import Mapping
 import pluggy
 
 from ptychostitch import hookspecs
-from ptychostitch.errors import PluginError
+from ptychostitch.errors import PLUGIN_FAILURES, PluginError
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def load_plugins(environ: Mapping[str, str] | None = None) -> LoadedPlugins:
         try:
             plugin = ep.load()
             manager.register(plugin, name=ep.name)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
+        except PLUGIN_FAILURES as exc:  # a broken plugin must not break the others
             loaded.skip(ep.name, f"plugin {ep.name!r} from {dist} failed to load: {exc!r}")
             continue
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ptychostitch.data import load_gridlines
 from ptychostitch.runner.context import stitch_context
-from ptychostitch.stitchers import available
+from ptychostitch.stitchers import available, guard
 from ptychostitch.stitchers.registry import get_registry
 
 NAME = "stitchers"
@@ -29,7 +29,7 @@ def execute(args: argparse.Namespace) -> int:
         found = reg.stitchers[name]
         row: dict[str, object] = {"name": name, "distribution": found.distribution, "entry_point": found.entry_point, "priority": stitcher.priority}
         if context is not None:
-            verdict = stitcher.capability(context)
+            verdict, _ = guard.capability(stitcher, context, registry=reg)
             row.update(can_run=verdict.ok, reason=verdict.reason)
         rows.append(row)
     if args.json:

@@ -12,21 +12,25 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import numpy as np
 
+from ptychostitch.data.metadata import check_metadata
 from ptychostitch.data.npz import NpzArchive, open_npz
 from ptychostitch.data.streamed import PatchArray
-from ptychostitch.errors import InputError
+from ptychostitch.errors import InputError, quoted
 from ptychostitch.geometry import GridLayout
 
 log = logging.getLogger(__name__)
 
 REQUIRED_KEYS = ("diffraction", "Y_I", "Y_phi", "coords_nominal")
 """Keys every grid-lines file must hold (PtychoPINN's ``load_cached_dataset`` requires the same)."""
+
+TEST_ONLY_KEYS = ("YY_ground_truth", "norm_Y_I")
+"""Keys PtychoPINN writes into the test split only: a file holding one is not a train split."""
 
 POSITION_TOLERANCE = 1e-3
 """Largest disagreement (pixels) allowed between ``coords_offsets`` and the grid metadata."""
@@ -128,7 +132,9 @@ def load_gridlines(path: str | os.PathLike[str], *, split: Literal["test", "trai
     Raises
     ------
     InputError
-        One line naming the file, the key, what was expected and what was found.
+        One line naming the file, the key, what was expected and what was found; also when the
+        file is the other split (see :func:`_check_split`), and before anything is read whose
+        declared size the schema or the metadata does not allow.
     """
     if split not in ("test", "train"):
         raise ValueError(f"split must be 'test' or 'train', got {split!r}")
@@ -153,7 +159,8 @@ def load_gridlines(path: str | os.PathLike[str], *, split: Literal["test", "trai
     nominal = archive.info("coords_nominal")
     expect(nominal.shape == coords_shape, where, "coords_nominal", f"shape {coords_shape}", str(nominal.shape))
 
-    metadata = archive.metadata()
+    metadata = check_metadata(where, archive.metadata())
+    _check_split(archive, metadata, split)
     _check_metadata_sizes(where, metadata, n, gridsize)
     probe = _read_probe(archive, "probeGuess", n)
     probe_simulated = _read_probe(archive, "probe_simulated", n)
@@ -162,7 +169,8 @@ def load_gridlines(path: str | os.PathLike[str], *, split: Literal["test", "trai
     if full is not None:
         ok = full.ndim in (3, 4) and full.shape[0] > 0 and full.shape[1] == full.shape[2] and full.shape[3:] in ((), (1,))
         expect(ok, where, "YY_full", "shape (n, S, S, 1) or (n, S, S)", str(full.shape))
-    truth = _read_ground_truth(archive)
+    grid = _grid_layout(where, metadata, n, gridsize, n_rows, full) if split == "test" else None
+    truth = _read_ground_truth(archive, grid, full)
 
     common = dict(
         path=where, diffraction=archive.array("diffraction"), Y_I=archive.array("Y_I"), Y_phi=archive.array("Y_phi"),
@@ -172,8 +180,7 @@ def load_gridlines(path: str | os.PathLike[str], *, split: Literal["test", "trai
     if split == "train":
         return GridLinesDataset(positions=None, grid=None, frame_rows=range(0), frame_shape=None, **common)
 
-    grid = _grid_layout(where, metadata, n, gridsize, n_rows, full)
-    origin, frame_shape = _frame(where, grid, truth, full)
+    origin, frame_shape = _frame(grid, truth, full)
     nimgs = grid.nimgs if grid is not None else _object_count(metadata, full, n_rows)
     expected = None
     if grid is not None:
@@ -200,7 +207,7 @@ def load_gridlines(path: str | os.PathLike[str], *, split: Literal["test", "trai
 def expect(ok: bool, path: Path, key: str, expected: str, found: str) -> None:
     """Raise the one-line :class:`InputError` ``PATH: key K: expected E, found F`` unless ``ok``."""
     if not ok:
-        raise InputError(f"{path}: key {key!r}: expected {expected}, found {found}")
+        raise InputError(f"{quoted(path)}: key {key!r}: expected {expected}, found {found}")
 
 
 def _is_square(value: int) -> bool:
@@ -214,8 +221,40 @@ def _check_metadata_sizes(path: Path, metadata: Mapping[str, Any], n: int, grids
         recorded = physics.get(name)
         if recorded is not None and recorded != actual:
             raise InputError(
-                f"{path}: key '_metadata': expected physics_parameters.{name} = {actual} (from the diffraction shape), found {recorded!r}"
+                f"{quoted(path)}: key '_metadata': expected physics_parameters.{name} = {actual} (from the diffraction shape), found {recorded!r}"
             )
+
+
+def _check_split(archive: NpzArchive, metadata: Mapping[str, Any], split: str) -> None:
+    """The split the file says it is must be ``split``.
+
+    A test split holds :data:`TEST_ONLY_KEYS` (PtychoPINN writes them into test files only), so
+    a file holding one is refused as a train split. A file holding neither, whose metadata is
+    grid-lines metadata (it records the train grid), is a train split and refused as a test
+    split: its rows are shuffled, so stitching it would scramble the object even when its row
+    count happens to match the test grid's.
+    """
+    held = [key for key in TEST_ONLY_KEYS if key in archive]
+    if split == "train" and held:
+        raise InputError(
+            f"{quoted(archive.path)}: key {held[0]!r}: expected a train split, found a key only a test split holds (is this test.npz?)"
+        )
+    extra = metadata.get("additional_parameters") or {}
+    records_train_grid = any(extra.get(key) is not None for key in ("outer_offset_train", "nimgs_train"))
+    if split == "test" and not held and records_train_grid:
+        raise InputError(
+            f"{quoted(archive.path)}: expected a test split, holding key {TEST_ONLY_KEYS[0]!r} or {TEST_ONLY_KEYS[1]!r}, "
+            f"found neither, as in a train split (is this train.npz?)"
+        )
+
+
+def _train_rows(metadata: Mapping[str, Any], test_grid: GridLayout) -> int | None:
+    """Rows of the train split that the metadata describes beside ``test_grid``; None if it does not."""
+    extra = metadata.get("additional_parameters") or {}
+    try:
+        return replace(test_grid, outer_offset=extra["outer_offset_train"], nimgs=extra["nimgs_train"]).n_rows
+    except (KeyError, TypeError, InputError):
+        return None
 
 
 def _read_probe(archive: NpzArchive, key: str, n: int) -> np.ndarray | None:
@@ -237,14 +276,22 @@ def _read_norm(archive: NpzArchive) -> float:
     return value
 
 
-def _read_ground_truth(archive: NpzArchive) -> np.ndarray | None:
+def _read_ground_truth(archive: NpzArchive, grid: GridLayout | None, full: PatchArray | None) -> np.ndarray | None:
+    """``YY_ground_truth`` as (H, W) complex64, read only once its declared shape is one the grid allows."""
     if "YY_ground_truth" not in archive:
         return None
     info = archive.info("YY_ground_truth")
     ok = len(info.shape) in (2, 3) and info.shape[2:] in ((), (1,)) and min(info.shape[:2]) > 0
     expect(ok, archive.path, "YY_ground_truth", "shape (H, W) or (H, W, 1)", str(info.shape))
     expect(info.dtype.kind in "fiuc", archive.path, "YY_ground_truth", "a numeric array", f"dtype {info.dtype}")
-    return _frozen(archive.read("YY_ground_truth").reshape(info.shape[:2]).astype(np.complex64))
+    if grid is not None:
+        full_shape = None if full is None else tuple(full.shape[1:3])
+        if info.shape[:2] not in (grid.gt_shape, full_shape):
+            raise InputError(
+                f"{quoted(archive.path)}: key 'YY_ground_truth': declared shape {info.shape[:2]}, allowed {grid.gt_shape} "
+                f"from the grid metadata" + (f" (or {full_shape}, the shape of YY_full[0])" if full_shape else "")
+            )
+    return _frozen(archive.read("YY_ground_truth").reshape(info.shape[:2]).astype(np.complex64, copy=False))
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -259,37 +306,36 @@ def _grid_layout(
     try:
         grid = GridLayout.from_metadata(metadata, N=n, gridsize=gridsize)
     except InputError as exc:
-        raise InputError(f"{path}: key '_metadata': {exc}") from exc
+        raise InputError(f"{quoted(path)}: key '_metadata': {exc}") from exc
     if grid is None:
         return None
     if grid.n_rows != n_rows:
+        hint = " (the row count of the train split: is this train.npz?)" if _train_rows(metadata, grid) == n_rows else ""
         raise InputError(
-            f"{path}: key 'diffraction': expected {grid.n_rows} rows from the grid metadata "
-            f"(nimgs_test {grid.nimgs} x {grid.m}x{grid.m} windows of size {grid.size}, stride {grid.stride}), found {n_rows}"
+            f"{quoted(path)}: key 'diffraction': expected {grid.n_rows} rows from the grid metadata "
+            f"(nimgs_test {grid.nimgs} x {grid.m}x{grid.m} windows of size {grid.size}, stride {grid.stride}), found {n_rows}{hint}"
         )
     if full is not None and full.shape[:2] != (grid.nimgs, grid.size):
         raise InputError(
-            f"{path}: key 'YY_full': expected {grid.nimgs} objects of side {grid.size} from the grid metadata, "
+            f"{quoted(path)}: key 'YY_full': expected {grid.nimgs} objects of side {grid.size} from the grid metadata, "
             f"found shape {full.shape}"
         )
     return grid
 
 
 def _frame(
-    path: Path, grid: GridLayout | None, truth: np.ndarray | None, full: PatchArray | None
+    grid: GridLayout | None, truth: np.ndarray | None, full: PatchArray | None
 ) -> tuple[int | None, tuple[int, int] | None]:
-    """Object-frame pixel of ground-truth pixel (0, 0) (None if unknown), and the frame shape."""
+    """Object-frame pixel of ground-truth pixel (0, 0) (None if unknown), and the frame shape.
+
+    With a grid, ``truth`` is None or of a shape :func:`_read_ground_truth` allowed.
+    """
     truth_shape = None if truth is None else tuple(truth.shape)
     full_shape = None if full is None else tuple(full.shape[1:3])
     if grid is not None:
         if truth_shape in (None, grid.gt_shape):
             return grid.gt_origin, grid.gt_shape
-        if truth_shape == full_shape:
-            return 0, full_shape
-        raise InputError(
-            f"{path}: key 'YY_ground_truth': expected shape {grid.gt_shape} from the grid metadata "
-            f"(or {full_shape}, the shape of YY_full[0]), found {truth_shape}"
-        )
+        return 0, full_shape
     if full_shape is not None and truth_shape in (None, full_shape):
         return 0, full_shape
     return None, truth_shape
@@ -308,7 +354,7 @@ def _declared_order(path: Path, metadata: Mapping[str, Any]) -> str | None:
     order = (metadata.get("additional_parameters") or {}).get("coords_offsets_order")
     if order is not None and order not in _ORDERS:
         raise InputError(
-            f"{path}: key '_metadata': expected additional_parameters.coords_offsets_order to be one of {_ORDERS}, found {order!r}"
+            f"{quoted(path)}: key '_metadata': expected additional_parameters.coords_offsets_order to be one of {_ORDERS}, found {order!r}"
         )
     return order
 
@@ -357,5 +403,5 @@ def _reorder(
             return candidate
     found = ", ".join(f"{order} rows differ by up to {dev:.4g} px" for order, dev in deviations.items())
     raise InputError(
-        f"{path}: key 'coords_offsets': expected positions matching the grid metadata within {POSITION_TOLERANCE} px, found {found}"
+        f"{quoted(path)}: key 'coords_offsets': expected positions matching the grid metadata within {POSITION_TOLERANCE} px, found {found}"
     )

@@ -11,7 +11,9 @@ without touching its data, then hands out arrays in one of two ways:
 
 No member is ever unpickled. ``_metadata`` (a JSON string) is accepted as a 0-d unicode or
 bytes array, or as PtychoPINN's pickled 0-d object array holding a ``str``, decoded by
-:mod:`~ptychostitch.data.safe_unpickle`. Anything else in ``_metadata`` is an :class:`InputError`.
+:mod:`~ptychostitch.data.safe_unpickle`; either form is at most :data:`METADATA_MAX_BYTES`.
+Anything else in ``_metadata`` is an :class:`InputError`, and so is a read that the operating
+system fails (EIO): every error names the file and key.
 """
 
 from __future__ import annotations
@@ -25,15 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from ptychostitch.data.npy_header import LOCAL_HEADER_SIGNATURE, MemberInfo, describe_member, read_array, read_header, refuse_objects
+from ptychostitch.data.npy_header import LOCAL_HEADER_SIGNATURE, MemberInfo, describe_member, read_array, read_header, reading, refuse_objects
 from ptychostitch.data.safe_unpickle import RefusedPickle, unpickle_string
 from ptychostitch.data.streamed import PatchArray, StreamedArray
-from ptychostitch.errors import InputError
+from ptychostitch.errors import InputError, quoted
 
 log = logging.getLogger(__name__)
 
 METADATA_KEY = "_metadata"
-_METADATA_MAX_BYTES = 16 * 2**20
+METADATA_MAX_BYTES = 16 * 2**20
+"""Largest ``_metadata`` accepted, text or pickled (PtychoPINN's are a few kilobytes)."""
 
 
 class NpzArchive:
@@ -57,7 +60,7 @@ class NpzArchive:
     def info(self, key: str) -> MemberInfo:
         """Header facts of ``key``; :class:`InputError` if the file has no such array."""
         if key not in self.members:
-            raise InputError(f"{self.path}: missing required key {key!r} (found keys: {', '.join(self.members) or 'none'})")
+            raise InputError(f"{quoted(self.path)}: missing required key {key!r} (found keys: {', '.join(self.members) or 'none'})")
         return self.members[key]
 
     def array(self, key: str) -> PatchArray:
@@ -71,16 +74,17 @@ class NpzArchive:
             empty = np.empty(info.shape, dtype=info.dtype)
             empty.flags.writeable = False
             return empty
-        return np.memmap(
-            self.path, dtype=info.dtype, mode="r", offset=info.data_offset, shape=info.shape,
-            order="F" if info.fortran_order else "C",
-        )
+        with reading(self.path, key):
+            return np.memmap(
+                self.path, dtype=info.dtype, mode="r", offset=info.data_offset, shape=info.shape,
+                order="F" if info.fortran_order else "C",
+            )
 
     def read(self, key: str) -> np.ndarray:
         """``key`` read whole into memory (for small arrays such as the probe), read-only."""
         info = self.info(key)
         refuse_objects(self.path, info)
-        with zipfile.ZipFile(self.path) as archive, archive.open(key + ".npy") as fh:
+        with reading(self.path, key), zipfile.ZipFile(self.path) as archive, archive.open(key + ".npy") as fh:
             out = read_array(fh, self.path, key)
         out.flags.writeable = False
         return out
@@ -95,10 +99,12 @@ class NpzArchive:
         if METADATA_KEY not in self.members:
             return {}
         info = self.members[METADATA_KEY]
-        where = f"{self.path}: key {METADATA_KEY!r}"
+        where = f"{quoted(self.path)}: key {METADATA_KEY!r}"
         if info.shape != ():
             raise InputError(f"{where}: expected a 0-d array holding a JSON string, found shape {info.shape}")
         if info.dtype.kind in "US":
+            if info.nbytes > METADATA_MAX_BYTES:
+                raise InputError(f"{where}: declared {info.dtype} text of {info.nbytes} bytes, allowed at most {METADATA_MAX_BYTES}")
             value = self.read(METADATA_KEY).item()
             try:
                 text = value.decode("utf-8") if isinstance(value, bytes) else value
@@ -112,16 +118,18 @@ class NpzArchive:
             parsed = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: expected JSON text, found text that does not parse ({exc.msg} at character {exc.pos})") from exc
+        except RecursionError as exc:
+            raise InputError(f"{where}: expected JSON metadata, found values nested too deeply to read") from exc
         if not isinstance(parsed, dict):
             raise InputError(f"{where}: expected a JSON object, found a JSON {type(parsed).__name__}")
         return parsed
 
     def _pickled_string(self, where: str) -> str:
-        with zipfile.ZipFile(self.path) as archive, archive.open(METADATA_KEY + ".npy") as fh:
+        with reading(self.path, METADATA_KEY), zipfile.ZipFile(self.path) as archive, archive.open(METADATA_KEY + ".npy") as fh:
             read_header(fh, self.path, METADATA_KEY)
-            payload = fh.read(_METADATA_MAX_BYTES + 1)
-        if len(payload) > _METADATA_MAX_BYTES:
-            raise InputError(f"{where}: expected at most {_METADATA_MAX_BYTES} bytes of pickled metadata, found more")
+            payload = fh.read(METADATA_MAX_BYTES + 1)
+        if len(payload) > METADATA_MAX_BYTES:
+            raise InputError(f"{where}: expected at most {METADATA_MAX_BYTES} bytes of pickled metadata, found more")
         try:
             return unpickle_string(payload)
         except RefusedPickle as exc:
@@ -141,7 +149,12 @@ def open_npz(path: str | os.PathLike[str]) -> NpzArchive:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: file not found" if not path.exists() else f"{path}: not a regular file")
+        raise InputError(f"{quoted(path)}: file not found" if not path.exists() else f"{quoted(path)}: not a regular file")
+    with reading(path):
+        return _open(path)
+
+
+def _open(path: Path) -> NpzArchive:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -151,9 +164,7 @@ def open_npz(path: str | os.PathLike[str]) -> NpzArchive:
             found = f"a truncated or damaged one ({path.stat().st_size} bytes, no readable end-of-archive record)"
         else:
             found = f"a file that is not a zip archive (it starts with {head!r})"
-        raise InputError(f"{path}: expected an NPZ (zip) archive, found {found}") from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+        raise InputError(f"{quoted(path)}: expected an NPZ (zip) archive, found {found}") from exc
     size = path.stat().st_size
     members: dict[str, MemberInfo] = {}
     with archive, open(path, "rb") as raw:

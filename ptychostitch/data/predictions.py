@@ -46,9 +46,19 @@ class Predictions:
         return self.batches()
 
     def batches(self, batch_size: int | None = None) -> Iterator[PatchBatch]:
-        """Yield consecutive batches as complex64 arrays of shape ``(b, N, N, C)``."""
+        """Yield consecutive batches as complex64 arrays of shape ``(b, N, N, C)``.
+
+        Raises
+        ------
+        InputError
+            A batch holds NaN or infinity (naming the file, key and rows).
+        """
         for start, rows in iter_row_batches(self.patches, batch_size or self.batch_size):
             rows = np.asarray(rows, dtype=np.complex64)
+            expect(
+                bool(np.isfinite(rows).all()), self.path, "patches", "finite values",
+                f"NaN or infinity in rows {start}..{start + len(rows) - 1}",
+            )
             yield PatchBatch(start, rows if rows.ndim == 4 else rows[..., np.newaxis])
 
 

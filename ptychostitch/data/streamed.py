@@ -17,8 +17,8 @@ from typing import Any, BinaryIO, Iterator, Union
 
 import numpy as np
 
-from ptychostitch.data.npy_header import MemberInfo, read_array, read_header
-from ptychostitch.errors import InputError
+from ptychostitch.data.npy_header import MemberInfo, read_array, read_header, reading
+from ptychostitch.errors import InputError, quoted
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class StreamedArray:
         except (EOFError, zipfile.BadZipFile, zlib.error, OSError, ValueError) as exc:
             self.close()
             raise InputError(
-                f"{self.path}: key {self.info.key!r}: the compressed data ends early or is damaged "
+                f"{quoted(self.path)}: key {self.info.key!r}: the compressed data ends early or is damaged "
                 f"({type(exc).__name__}) while reading rows {start}:{stop}"
             ) from exc
         self._next_row = stop
@@ -145,7 +145,7 @@ class StreamedArray:
 
     def _read_all(self) -> np.ndarray:
         """The whole member, decoded by numpy (0-d and Fortran-ordered members)."""
-        with zipfile.ZipFile(self.path) as archive, archive.open(self.info.key + ".npy") as fh:
+        with reading(self.path, self.info.key), zipfile.ZipFile(self.path) as archive, archive.open(self.info.key + ".npy") as fh:
             return read_array(fh, self.path, self.info.key)
 
 

@@ -1,13 +1,13 @@
-"""Artifacts of ``run`` and ``evaluate`` under the output directory, all written atomically.
+"""Artifacts of ``run`` and ``evaluate``, written into the staging folder of a claimed result folder.
 
-``stitched.npz``, ``comparison.png``, ``frc.png`` and, last, ``metrics.json``: a run that fails
-part-way never leaves a ``metrics.json`` behind. An output directory that already holds a run is
-never overwritten silently: without ``overwrite`` the next free ``DIR-2``, ``DIR-3``, ... is used.
+``stitched.npz``, ``comparison.png`` and ``frc.png`` are written by :func:`write_results`; the
+``metrics.json`` content it returns is written last by
+:meth:`~ptychostitch.runner.result_folder.ResultFolder.commit`, so a run that fails part-way never
+leaves a ``metrics.json`` behind (:mod:`ptychostitch.runner.result_folder`).
 """
 
 from __future__ import annotations
 
-import logging
 import platform
 import sys
 from pathlib import Path
@@ -16,32 +16,11 @@ from typing import Any
 import numpy as np
 
 from ptychostitch import __version__
-from ptychostitch.atomic import write_json, write_npz
+from ptychostitch.atomic import write_npz
 from ptychostitch.metrics import metrics_sections
 from ptychostitch.runner.figures import write_comparison_plot, write_frc_plot
 from ptychostitch.runner.scoring import Scores
 from ptychostitch.stitchers import Selection, StitchResult
-
-log = logging.getLogger(__name__)
-
-RUN_MARKERS = ("metrics.json", "run.json", "stitched.npz")
-"""Files whose presence means a folder holds an earlier run."""
-
-
-def claim_output_dir(path: Path, overwrite: bool) -> Path:
-    """The folder this run writes to: ``path``, or the next free ``path-N`` if ``path`` holds a run."""
-    if overwrite or not _holds_run(path):
-        return path
-    for number in range(2, 10_000):
-        candidate = path.with_name(f"{path.name}-{number}")
-        if not _holds_run(candidate):
-            log.warning("%s already holds a run; writing to %s instead (pass --overwrite to replace it)", path, candidate)
-            return candidate
-    raise RuntimeError(f"no free output folder next to {path}")
-
-
-def _holds_run(path: Path) -> bool:
-    return any((path / name).exists() for name in RUN_MARKERS)
 
 
 def write_stitched(path: Path, result: StitchResult) -> None:
@@ -64,17 +43,14 @@ def metrics_document(selection: Selection, scores: Scores) -> dict[str, Any]:
 
 
 def write_results(
-    output_dir: Path, ground_truth: np.ndarray | None, selection: Selection, scores: Scores
+    staging: Path, ground_truth: np.ndarray | None, selection: Selection, scores: Scores
 ) -> dict[str, Any]:
-    """Write every result file; ``metrics.json`` last. Returns the ``metrics.json`` content."""
-    write_stitched(output_dir / "stitched.npz", scores.result)
+    """Write the result files into ``staging``; return the ``metrics.json`` content (for the commit to write)."""
+    write_stitched(staging / "stitched.npz", scores.result)
     if ground_truth is not None and scores.stitched is not None:
-        write_comparison_plot(output_dir / "comparison.png", scores.result.object, ground_truth, scores.result.coverage)
-        write_frc_plot(output_dir / "frc.png", scores.stitched, scores.extras)
-    document = metrics_document(selection, scores)
-    write_json(output_dir / "metrics.json", document)
-    log.info("wrote %s", output_dir / "metrics.json")
-    return document
+        write_comparison_plot(staging / "comparison.png", scores.result.object, ground_truth, scores.result.coverage)
+        write_frc_plot(staging / "frc.png", scores.stitched, scores.extras)
+    return metrics_document(selection, scores)
 
 
 def versions() -> dict[str, str]:

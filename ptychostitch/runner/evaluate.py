@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ptychostitch.data import DEFAULT_BATCH_SIZE, load_gridlines, read_predictions
-from ptychostitch.runner.artifacts import claim_output_dir, write_results
+from ptychostitch.runner.artifacts import write_results
 from ptychostitch.runner.context import plan_stitch
+from ptychostitch.runner.result_folder import claim
 from ptychostitch.runner.scoring import stitch_and_score
 from ptychostitch.stitchers import StitchOptions
 
@@ -49,7 +50,8 @@ def evaluate(config: EvaluateConfig) -> tuple[Path, dict[str, Any]]:
     dataset = load_gridlines(config.test_npz)
     predictions = read_predictions(config.predictions, dataset, batch_size=config.batch_size)
     plan = plan_stitch(dataset, config.stitch, config.stitcher)
-    output_dir = claim_output_dir(config.output_dir, config.overwrite)
-    scores = stitch_and_score(dataset, plan.context, plan.selection, predictions)
-    document = write_results(output_dir, dataset.YY_ground_truth, plan.selection, scores)
-    return output_dir, document
+    with claim(config.output_dir, overwrite=config.overwrite) as folder:
+        scores = stitch_and_score(dataset, plan.context, plan.selection, predictions)
+        document = write_results(folder.staging, dataset.YY_ground_truth, plan.selection, scores)
+        folder.commit(document)
+    return folder.final, document

@@ -25,9 +25,10 @@ from ptychostitch.model.physics import intensity_scale
 from ptychostitch.model.predict import predict_batches
 from ptychostitch.model.train import TrainingData, TrainOptions, train
 from ptychostitch.model.twin import choose_orientation
-from ptychostitch.runner.artifacts import claim_output_dir, versions, write_results
+from ptychostitch.runner.artifacts import versions, write_results
 from ptychostitch.runner.context import plan_stitch
 from ptychostitch.runner.defaults import EMBEDDED_DATASET, STITCH_OPTIONS
+from ptychostitch.runner.result_folder import ResultFolder, claim
 from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
 from ptychostitch.simulate import simulate
 from ptychostitch.stitchers import StitchOptions
@@ -111,16 +112,28 @@ class Stages:
 
 
 def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
-    """Run the whole pipeline; return the output folder used and the ``metrics.json`` content."""
+    """Run the whole pipeline; return the output folder used and the ``metrics.json`` content.
+
+    The result folder is claimed first (:func:`~ptychostitch.runner.result_folder.claim`), so an
+    unusable ``output_dir`` is an error before anything is simulated or trained; every file,
+    the checkpoint and the reassembly file included, is written into its staging folder and
+    committed at the end, ``metrics.json`` last.
+    """
     if (config.train_npz is None) != (config.test_npz is None):
         raise InputError("give both --train-npz and --test-npz, or neither (to simulate the embedded default)")
     device = _device(config.device)
-    output_dir = claim_output_dir(config.output_dir, config.overwrite)
+    with claim(config.output_dir, overwrite=config.overwrite) as folder:
+        document = _run(config, device, folder)
+    return folder.final, document
+
+
+def _run(config: RunConfig, device: str, folder: ResultFolder) -> dict[str, Any]:
+    staging = folder.staging
     stage = Stages()
     train_path, test_path = config.train_npz, config.test_npz
     if train_path is None or test_path is None:
         with stage("simulate"):
-            paths = simulate(replace(EMBEDDED_DATASET, seed=config.seed), output_dir, overwrite=True)
+            paths = simulate(replace(EMBEDDED_DATASET, seed=config.seed), staging, overwrite=True)
         train_path, test_path = paths.train, paths.test
     with stage("load"):
         test = load_gridlines(test_path)
@@ -143,41 +156,45 @@ def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
             )
         twin = orientation is not None and orientation.twin
         checkpoint = save_checkpoint(
-            output_dir / "checkpoint.pt", model, spec,
+            staging / "checkpoint.pt", model, spec,
             {"loss": config.loss, "epochs": config.epochs, "history": [asdict(e) for e in history], "twin": twin},
         )
     with stage("predict+stitch"):
         diffraction = test.diffraction
-        tmp_file = output_dir / reassembly.RELATIVE_PATH
+        tmp_file = staging / reassembly.RELATIVE_PATH
         if test.positions is not None:
             reassembly.write_reassembly(test, tmp_file)
             diffraction = reassembly.mapped_diffraction(tmp_file, test.channels)
         patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
         scores = stitch_and_score(test, context, selection, patches)
     with stage("artifacts"):
-        document = write_results(output_dir, test.YY_ground_truth, selection, scores)
+        document = write_results(staging, test.YY_ground_truth, selection, scores)
         if tmp_file.exists() and not config.keep_tmp:
             tmp_file.unlink()
+    simulated = config.test_npz is None
+    if simulated:
+        train_path, test_path = folder.final_path(train_path), folder.final_path(test_path)
     write_json(
-        output_dir / "run.json",
+        staging / "run.json",
         {
             "command": "run",
-            "output_dir": str(output_dir),
+            "output_dir": str(folder.final),
             "config": asdict(replace(config, stitch=context.options)),
-            "datasets": {"train": str(train_path), "test": str(test_path), "simulated": config.test_npz is None},
+            "datasets": {"train": str(train_path), "test": str(test_path), "simulated": simulated},
             "device": device,
             "seed": config.seed,
             "versions": versions(),
             "timings_s": stage.seconds,
             "stitcher": selection.as_json(),
-            "checkpoint": str(checkpoint),
+            "checkpoint": str(folder.final_path(checkpoint)),
             "model": spec.to_dict(),
             "twin_orientation": asdict(orientation) if orientation is not None else None,
             "training": [asdict(epoch) for epoch in history],
         },
     )
-    log.info("done: %s (%s)", output_dir, ", ".join(f"{k} {v:.1f} s" for k, v in stage.seconds.items()))
-    return output_dir, document
+    folder.commit(document)
+    log.info("done: %s (%s)", folder.final, ", ".join(f"{k} {v:.1f} s" for k, v in stage.seconds.items()))
+    return document
 
 
 def _model(

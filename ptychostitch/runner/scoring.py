@@ -14,9 +14,10 @@ import numpy as np
 from tqdm import tqdm
 
 from ptychostitch.data import GridLinesDataset
+from ptychostitch.data.gridlines import expect
 from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult, ReconstructionMetrics, eval_reconstruction, extra_metrics
 from ptychostitch.simulate.probe import normalise
-from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult
+from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult, guard
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,7 @@ def stitch_and_score(
     name = selection.stitcher.name
     quiet = not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
     with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet) as bar:
-        result = selection.stitcher.stitch(context, _scored(batches, dataset, patch, bar))
-    for label, array in (("object", result.object), ("coverage", result.coverage)):
-        if np.shape(array) != context.frame_shape:
-            raise RuntimeError(
-                f"stitcher {name!r} returned {label} of shape {np.shape(array)}, expected the ground-truth frame {context.frame_shape}"
-            )
+        result = guard.stitch(selection.stitcher, context, _scored(batches, dataset, patch, bar))
     stitched = extras = None
     if dataset.YY_ground_truth is None:
         log.warning("%s: no ground truth (YY_ground_truth), so only patch metrics are computed", dataset.path)
@@ -98,6 +94,10 @@ def _scored(
 ) -> Iterator[PatchBatch]:
     for batch in batches:
         if patch is not None:
-            patch.update(batch.start, batch.patches, dataset.Y_I[batch.start : batch.stop], dataset.Y_phi[batch.start : batch.stop])
+            labels = {key: getattr(dataset, key)[batch.start : batch.stop] for key in ("Y_I", "Y_phi")}
+            for key, rows in labels.items():
+                found = f"NaN or infinity in rows {batch.start}..{batch.stop - 1}"
+                expect(bool(np.isfinite(rows).all()), dataset.path, key, "finite values", found)
+            patch.update(batch.start, batch.patches, labels["Y_I"], labels["Y_phi"])
         yield batch
         bar.update(len(batch.patches))

@@ -2,8 +2,8 @@
 
 :meth:`Registry.load` loads the plugins (:func:`ptychostitch.plugins.load_plugins`), calls every
 ``register_stitchers`` implementation and checks each registered object against the stitcher
-contract (:func:`~ptychostitch.stitchers.contract.why_not_a_stitcher`). A hook that raises, or
-registers something that is not a stitcher, is warned about and skipped. Two stitchers with one
+contract (:func:`~ptychostitch.stitchers.contract.why_not_a_stitcher`). A hook that raises or
+exits, or registers something that is not a stitcher, is warned about and skipped. Two stitchers with one
 name is a :class:`~ptychostitch.errors.PluginError` naming both distributions.
 
 The process-wide registry (:func:`get_registry`) is loaded on first use and kept; :func:`reset`
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ptychostitch.errors import PluginError
+from ptychostitch.errors import PLUGIN_FAILURES, PluginError
 from ptychostitch.plugins import DENY_ENV, LoadedPlugins, load_plugins
 from ptychostitch.stitchers.contract import Stitcher, why_not_a_stitcher
 
@@ -79,7 +79,7 @@ class Registry:
             arguments = {"register": found.append}
             try:
                 impl.function(*(arguments[name] for name in impl.argnames))
-            except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the others
+            except PLUGIN_FAILURES as exc:  # one broken plugin must not break the others
                 plugins.skip(impl.plugin_name, f"plugin {impl.plugin_name!r} from {dist} failed in register_stitchers: {exc!r}")
                 continue
             for stitcher in found:
@@ -87,7 +87,10 @@ class Registry:
         return reg
 
     def _add(self, plugins: LoadedPlugins, stitcher: object, entry_point: str, dist: str) -> None:
-        problem = why_not_a_stitcher(stitcher)
+        try:
+            problem = why_not_a_stitcher(stitcher)
+        except PLUGIN_FAILURES as exc:  # its attributes are plugin code too
+            problem = f"raised {exc!r} when its attributes were read"
         if problem:
             plugins.skip(entry_point, f"plugin {entry_point!r} from {dist} registered {stitcher!r}, which {problem}")
             return

@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass
 
 from ptychostitch.errors import InputError
-from ptychostitch.stitchers.contract import Capability, StitchContext, Stitcher
+from ptychostitch.stitchers import guard
+from ptychostitch.stitchers.contract import StitchContext, Stitcher
 from ptychostitch.stitchers.registry import Registry, get_registry
 
 log = logging.getLogger(__name__)
@@ -75,19 +76,23 @@ def select(context: StitchContext, requested: str = "auto", *, registry: Registr
     (ties broken by name) and logs each rejection with its reason; when a stitcher ahead of it
     was passed over the selection is a fallback, logged as a warning. A stitcher name is used
     if it can run, else an :class:`~ptychostitch.errors.InputError` states its reason. A
-    capability check that raises, or answers with something other than a
-    :class:`Capability`, counts as "cannot run" with that failure as the reason.
+    capability check that raises, exits, or answers with something other than a
+    :class:`Capability` (:func:`ptychostitch.stitchers.guard.capability`) counts as "cannot run"
+    with that failure as the reason; for a stitcher requested by name it is a
+    :class:`~ptychostitch.errors.PluginFault`.
     """
     if requested != "auto":
         stitcher = get(requested, registry=registry)
-        verdict = _verdict(stitcher, context)
+        verdict, fault = guard.capability(stitcher, context, registry=registry)
+        if fault is not None:
+            raise fault
         if not verdict.ok:
             raise InputError(f"stitcher {requested!r} cannot run on this dataset: {verdict.reason}")
         log.info("stitcher %r selected as requested: %s", requested, verdict.reason)
         return Selection(stitcher, requested, False, verdict.reason, {})
     rejected: dict[str, str] = {}
     for name, stitcher in available(registry=registry).items():
-        verdict = _verdict(stitcher, context)
+        verdict, _ = guard.capability(stitcher, context, registry=registry)
         if verdict.ok:
             if rejected:
                 passed_over = "; ".join(f"{k}: {v}" for k, v in rejected.items())
@@ -100,14 +105,3 @@ def select(context: StitchContext, requested: str = "auto", *, registry: Registr
     details = "; ".join(f"{k}: {v}" for k, v in rejected.items()) or "no stitchers are registered"
     raise InputError(f"no stitcher can run on this dataset ({details})")
 
-
-def _verdict(stitcher: Stitcher, context: StitchContext) -> Capability:
-    """``stitcher.capability(context)``, with a failing check turned into a refusal."""
-    try:
-        verdict = stitcher.capability(context)
-    except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop selection
-        log.warning("capability check of stitcher %r raised %r", stitcher.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-        return Capability(False, f"its capability check raised {exc!r}")
-    if not isinstance(verdict, Capability):
-        return Capability(False, f"its capability check returned {verdict!r} instead of a Capability")
-    return verdict

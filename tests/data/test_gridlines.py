@@ -126,7 +126,7 @@ def corrupt(tmp_path: Path, **changes: object) -> Path:
         ({"coords_nominal": np.zeros((338, 2, 1), np.float32)}, r"'coords_nominal': expected shape \(338, 1, 2, 1\), found \(338, 2, 1\)"),
         ({"probeGuess": np.ones((24, 24), np.complex64)}, r"'probeGuess': expected shape \(16, 16\).*found \(24, 24\)"),
         ({"YY_ground_truth": np.ones((52, 52, 2), np.complex64)}, r"'YY_ground_truth': expected shape \(H, W\).*found \(52, 52, 2\)"),
-        ({"YY_ground_truth": np.ones((50, 50, 1), np.complex64)}, r"'YY_ground_truth': expected shape \(52, 52\).*found \(50, 50\)"),
+        ({"YY_ground_truth": np.ones((50, 50, 1), np.complex64)}, r"'YY_ground_truth': declared shape \(50, 50\), allowed \(52, 52\)"),
         ({"norm_Y_I": np.array(0.0)}, r"'norm_Y_I': expected a finite value > 0, found 0.0"),
         ({"Y_I": np.zeros((338, 16, 16, 1), np.complex64)}, r"'Y_I': expected a real array, found dtype complex64"),
     ],
