@@ -41,14 +41,22 @@ class _Process:
             raise KeyboardInterrupt
 
     def last_word(self) -> None:
-        """The last exit handler: no further Ctrl-C, the line if one came, then the exit status."""
+        """The last exit handler: flush the output (Ctrl-C meanwhile is recorded), then say so and end.
+
+        ``os._exit`` ends the process here, so no module teardown after it can be interrupted.
+        """
+        _flush()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if self.interrupted:
             report("ptychostitch")
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
+            _flush()
         os._exit(EXIT_INTERRUPTED if self.interrupted else self.status)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 _PROCESS = _Process()

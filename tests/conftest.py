@@ -1,8 +1,11 @@
-"""Shared fixtures: running the command line in-process, and a fresh plugin registry per test."""
+"""Shared fixtures: running the command line in-process, a fresh plugin registry per test, and plugins installed on the fly."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -42,3 +45,32 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., tuple[
     logging.captureWarnings(False)
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> Iterator[Callable[..., None]]:
+    """``install(dist, {entry point: module}, {module: source})`` makes a fake installed distribution.
+
+    It is a real one: a folder on ``sys.path`` holding ``<name>-<version>.dist-info/METADATA``
+    and ``entry_points.txt`` plus the plugin modules, found through ``importlib.metadata``
+    exactly as an installed package is.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    modules: list[str] = []
+
+    def _install(dist: str, entry_points: dict[str, str], sources: dict[str, str]) -> None:
+        info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[ptychostitch]\n{lines}")
+        for module, source in sources.items():
+            (site / f"{module}.py").write_text(source)
+            modules.append(module)
+        importlib.invalidate_caches()
+
+    yield _install
+    for module in modules:
+        sys.modules.pop(module, None)

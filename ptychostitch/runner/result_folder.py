@@ -20,7 +20,8 @@ Claiming
 Committing
     The staging folder lies inside the final folder, so a commit is a few renames on one file
     system, done with Ctrl-C held back (:func:`ptychostitch.interrupts.deferred`). When an
-    earlier run is replaced, its files (those its :data:`MANIFEST` lists) are moved aside first,
+    earlier run is replaced, its files (those its :data:`MANIFEST` lists) are moved aside (into the
+    staging folder) first,
     ``metrics.json`` before all others, so the folder never shows the old ``metrics.json`` beside
     new files; other files in the folder are left alone. Then the staged files move in (merging
     into folders that exist), the manifest is written, and ``metrics.json`` last: its presence
@@ -103,7 +104,7 @@ class ResultFolder:
             raise RuntimeError(f"{self.final}: already committed or abandoned")
         with interrupts.deferred():
             files = _files_under(self.staging)
-            aside = Path(tempfile.mkdtemp(prefix=".ptychostitch-replaced-", dir=self.final))
+            aside = Path(tempfile.mkdtemp(prefix=".replaced-", dir=self.staging))  # goes with the staging folder
             moved_old: list[PurePosixPath] = []
             moved_new: list[PurePosixPath] = []
             try:
@@ -122,7 +123,6 @@ class ResultFolder:
             self._done = True
             for rel in moved_old:
                 _prune(self.final, rel)
-            shutil.rmtree(aside, ignore_errors=True)
             shutil.rmtree(self.staging, ignore_errors=True)
         log.info("wrote %s", self.final / METRICS)
         return self.final
@@ -282,6 +282,7 @@ def _undo(folder: ResultFolder, aside: Path, moved_old: list[PurePosixPath], mov
     """Put a failed commit back: the staged files (and the new manifest) out, the earlier run into place."""
     for rel in reversed(moved_new):
         _quietly_move(folder.final / rel, folder.staging / rel)
+        _prune(folder.final, rel)
     for rel in reversed(moved_old):
         _quietly_move(aside / rel, folder.final / rel)
     shutil.rmtree(aside, ignore_errors=True)
@@ -295,7 +296,7 @@ def _quietly_move(source: Path, target: Path) -> None:
 
 
 def _prune(folder: Path, rel: PurePosixPath) -> None:
-    """Remove the now empty folders that held ``rel`` (an earlier run's file moved away)."""
+    """Remove the now empty folders that held ``rel`` (a file moved away)."""
     for parent in rel.parents:
         if parent == PurePosixPath("."):
             return

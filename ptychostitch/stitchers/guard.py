@@ -49,7 +49,7 @@ def capability(
     except KeyboardInterrupt:
         raise
     except PLUGIN_FAILURES as exc:
-        log.warning("capability check of stitcher %r raised %r", stitcher.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        log.debug("capability check of stitcher %r failed", stitcher.name, exc_info=True)
         reason = f"its capability check {_failure(exc)}"
     else:
         if isinstance(verdict, Capability):

@@ -18,6 +18,7 @@ import torch
 
 from ptychostitch.cli import main
 from ptychostitch.data import load_gridlines
+from ptychostitch.runner import result_folder
 from ptychostitch.runner import run as pipeline
 from ptychostitch.runner.run import RunConfig, run
 from ptychostitch.simulate import SimulationConfig, simulate
@@ -145,3 +146,28 @@ def test_no_ground_truth_gives_patch_metrics_only(tiny: tuple[Path, Path], tmp_p
         _, document = run(tiny_config((tiny[0], test), tmp_path / "out"))
     assert "stitched" not in document and set(document["patch"]) == {"mae_amp", "mse_amp", "mae_phase", "mse_phase"}
     assert any("no ground truth" in r.getMessage() for r in caplog.records)
+
+
+def test_run_writes_metrics_json_last_and_nothing_survives_a_failure_before_it(
+    tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    final, _ = run(tiny_config(tiny, out, stitcher="tf-style", stitch=pipeline.StitchOptions()))
+    assert final == out
+    written = {p.relative_to(out).as_posix(): p.stat().st_ctime_ns for p in out.rglob("*") if p.is_file()}
+    assert {"run.json", "checkpoint.pt", "stitched.npz", "metrics.json"} <= set(written)
+    assert max(written.values()) == written["metrics.json"]  # the last file to arrive
+    run_json = json.loads((out / "run.json").read_text())
+    assert run_json["output_dir"] == str(out) and Path(run_json["checkpoint"]) == out / "checkpoint.pt"
+
+    real = result_folder.write_json
+
+    def fails_at_metrics(path: Path, obj: object) -> None:
+        if path.name == "metrics.json":
+            raise OSError(28, "No space left on device")
+        real(path, obj)
+
+    monkeypatch.setattr(result_folder, "write_json", fails_at_metrics)
+    with pytest.raises(OSError, match="No space left"):
+        run(tiny_config(tiny, tmp_path / "second", stitcher="tf-style", stitch=pipeline.StitchOptions()))
+    assert not (tmp_path / "second").exists()  # not even run.json or the checkpoint

@@ -1,20 +1,17 @@
 """Plugin discovery, failures, allow/deny variables, selection and ``ptychostitch stitchers``.
 
-Plugins here are real installed distributions made on the fly: a folder on ``sys.path`` holding
-``<name>-<version>.dist-info/METADATA`` and ``entry_points.txt`` plus the plugin module, found
-through ``importlib.metadata`` exactly as an installed package is.
+Plugins here are real installed distributions made on the fly by the ``install`` fixture
+(``tests/conftest.py``), found through ``importlib.metadata`` exactly as an installed package is.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
 import textwrap
 import warnings
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 
@@ -50,30 +47,6 @@ def plugin_module(*stitchers: tuple[str, int, bool]) -> str:
         def register_stitchers(register):
         """
     ) + calls + "\n"
-
-
-@pytest.fixture
-def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> Iterator[Install]:
-    """``install(dist, {entry point: module}, {module: source})`` makes a fake installed distribution."""
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-    modules: list[str] = []
-
-    def _install(dist: str, entry_points: dict[str, str], sources: dict[str, str]) -> None:
-        info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-        lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
-        (info / "entry_points.txt").write_text(f"[ptychostitch]\n{lines}")
-        for module, source in sources.items():
-            (site / f"{module}.py").write_text(source)
-            modules.append(module)
-        importlib.invalidate_caches()
-
-    yield _install
-    for module in modules:
-        sys.modules.pop(module, None)
 
 
 def test_builtin_stitcher_comes_through_the_entry_point_group() -> None:
