@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ptychostitch.data import GridLinesDataset
-from ptychostitch.errors import InputError
+from ptychostitch.errors import InputError, quoted
 from ptychostitch.stitchers import Selection, StitchContext, StitchOptions, select
 
 
@@ -19,10 +19,10 @@ def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = No
         nothing defines the ground-truth frame.
     """
     if dataset.split != "test":
-        raise InputError(f"{dataset.path}: the {dataset.split} split cannot be stitched (its rows are shuffled); use the test split")
+        raise InputError(f"{quoted(dataset.path)}: the {dataset.split} split cannot be stitched (its rows are shuffled); use the test split")
     if dataset.frame_shape is None:
         raise InputError(
-            f"{dataset.path}: cannot define the ground-truth frame: expected YY_ground_truth, YY_full or grid metadata "
+            f"{quoted(dataset.path)}: cannot define the ground-truth frame: expected YY_ground_truth, YY_full or grid metadata "
             f"(additional_parameters.outer_offset_test, nimgs_test), found none"
         )
     return StitchContext(

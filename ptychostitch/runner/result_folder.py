@@ -23,7 +23,7 @@ Committing
     earlier run is replaced, its files (those its :data:`MANIFEST` lists) are moved aside (into the
     staging folder) first,
     ``metrics.json`` before all others, so the folder never shows the old ``metrics.json`` beside
-    new files; other files in the folder are left alone. Then the staged files move in (merging
+    new files; other files in the folder, and the files the new run read, are left alone. Then the staged files move in (merging
     into folders that exist), the manifest is written, and ``metrics.json`` last: its presence
     means the folder is complete. A commit that fails part-way puts the earlier run back.
 Abandoning
@@ -43,7 +43,7 @@ import tempfile
 import uuid
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ptychostitch import interrupts
 from ptychostitch.atomic import write_json
@@ -92,8 +92,15 @@ class ResultFolder:
         """Where ``path`` (under :attr:`staging`) will be after the commit."""
         return self.final / Path(path).relative_to(self.staging)
 
-    def commit(self, metrics: Mapping[str, Any]) -> Path:
+    def commit(self, metrics: Mapping[str, Any], *, keep: Iterable[str | os.PathLike[str]] = ()) -> Path:
         """Move the staged files into :attr:`final`, replacing an earlier run's, and write ``metrics.json`` last.
+
+        Parameters
+        ----------
+        metrics : mapping
+            The content of ``metrics.json``.
+        keep : paths
+            Files this run read (its inputs): never removed, even when the earlier run wrote them.
 
         Returns
         -------
@@ -108,7 +115,10 @@ class ResultFolder:
             moved_old: list[PurePosixPath] = []
             moved_new: list[PurePosixPath] = []
             try:
+                kept = {os.path.realpath(path) for path in keep}
                 for rel in _earlier_run(self.final):
+                    if os.path.realpath(self.final / rel) in kept:
+                        continue
                     _move(self.final / rel, aside / rel)
                     moved_old.append(rel)
                 for rel in files:

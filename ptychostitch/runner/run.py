@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from ptychostitch.atomic import write_json
 from ptychostitch.data import GridLinesDataset, load_gridlines, reassembly
-from ptychostitch.errors import InputError
+from ptychostitch.errors import InputError, quoted
 from ptychostitch.model.checkpoint import load_checkpoint, save_checkpoint
 from ptychostitch.model.factory import build_model, model_spec
 from ptychostitch.model.physics import intensity_scale
@@ -142,7 +142,7 @@ def _run(config: RunConfig, device: str, folder: ResultFolder) -> dict[str, Any]
         train_split = load_gridlines(train_path, split="train") if config.checkpoint is None or config.epochs else None
         if train_split is not None and (train_split.N, train_split.gridsize) != (test.N, test.gridsize):
             raise InputError(
-                f"{train_path} has N={train_split.N}, gridsize={train_split.gridsize} but {test_path} has "
+                f"{quoted(train_path)} has N={train_split.N}, gridsize={train_split.gridsize} but {quoted(test_path)} has "
                 f"N={test.N}, gridsize={test.gridsize}: train and test must match"
             )
     with stage("train"):
@@ -192,7 +192,7 @@ def _run(config: RunConfig, device: str, folder: ResultFolder) -> dict[str, Any]
             "training": [asdict(epoch) for epoch in history],
         },
     )
-    folder.commit(document)
+    folder.commit(document, keep=[path for path in (config.train_npz, config.test_npz, config.checkpoint) if path is not None])
     log.info("done: %s (%s)", folder.final, ", ".join(f"{k} {v:.1f} s" for k, v in stage.seconds.items()))
     return document
 
@@ -227,12 +227,12 @@ def _device(requested: str) -> str:
 def _training_data(split: GridLinesDataset, loss: str) -> TrainingData:
     probe = simulation_probe(split)
     if probe is None:
-        raise InputError(f"{split.path}: training needs a probe: expected key probe_simulated or probeGuess, found neither")
+        raise InputError(f"{quoted(split.path)}: training needs a probe: expected key probe_simulated or probeGuess, found neither")
     scale = None
     if loss == "poisson":
         nphotons = (split.metadata.get("physics_parameters") or {}).get("nphotons")
         if nphotons is None:
-            raise InputError(f"{split.path}: the poisson loss needs _metadata physics_parameters.nphotons, found none")
+            raise InputError(f"{quoted(split.path)}: the poisson loss needs _metadata physics_parameters.nphotons, found none")
         scale = intensity_scale(split.Y_I, float(nphotons))
     return TrainingData(diffraction=split.diffraction, probe=probe, intensity_scale=scale, y_i=split.Y_I, y_phi=split.Y_phi)
 

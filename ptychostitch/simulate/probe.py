@@ -14,7 +14,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.signal.windows import gaussian
 
-from ptychostitch.errors import InputError
+from ptychostitch.data.npz import open_npz
+from ptychostitch.errors import InputError, quoted
 from ptychostitch.simulate.config import IDEAL_DISK, PROBE_SCALE, SimulationConfig
 from ptychostitch.simulate.probe_transforms import Step, parse_pipeline, pipeline_text, steps_for_mode
 
@@ -65,20 +66,23 @@ def ideal_disk(n: int) -> np.ndarray:
 
 
 def load_probe(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read ``probeGuess`` from an NPZ (no pickles); a square 2-D complex or real array."""
+    """Read ``probeGuess`` from an NPZ; a square 2-D complex or real array.
+
+    Read through :func:`ptychostitch.data.open_npz`: never unpickled, and its declared shape is
+    checked before anything is read.
+    """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if PROBE_KEY not in data.files:
-                raise InputError(f"{path}: key '{PROBE_KEY}' missing (found keys: {', '.join(data.files) or 'none'})")
-            probe = data[PROBE_KEY]
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read key '{PROBE_KEY}' from the probe NPZ ({exc})") from None
-    if probe.ndim != 2 or probe.shape[0] != probe.shape[1] or probe.shape[0] < 1:
-        raise InputError(f"{path}: key '{PROBE_KEY}' must be a square 2-D array, found shape {probe.shape}")
-    if probe.dtype.kind not in "biufc":
-        raise InputError(f"{path}: key '{PROBE_KEY}' must be numeric, found dtype {probe.dtype}")
+        archive = open_npz(path)
+    except InputError as exc:
+        raise InputError(f"{exc} (the probe file, key '{PROBE_KEY}')") from exc
+    info = archive.info(PROBE_KEY)
+    if len(info.shape) != 2 or info.shape[0] != info.shape[1] or info.shape[0] < 1:
+        raise InputError(f"{quoted(path)}: key '{PROBE_KEY}' must be a square 2-D array, found shape {info.shape}")
+    if info.dtype.kind not in "biufc":
+        raise InputError(f"{quoted(path)}: key '{PROBE_KEY}' must be numeric, found dtype {info.dtype}")
+    probe = archive.read(PROBE_KEY)
     if not np.all(np.isfinite(probe)):
-        raise InputError(f"{path}: key '{PROBE_KEY}' holds NaN or infinite values")
+        raise InputError(f"{quoted(path)}: key '{PROBE_KEY}' holds NaN or infinite values")
     return probe.astype(np.complex64)
 
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ptychostitch.atomic import atomic_path
 from ptychostitch.data.npz_writer import NpzStreamWriter
-from ptychostitch.errors import InputError
+from ptychostitch.errors import InputError, quoted
 from ptychostitch.simulate.config import SimulationConfig
 from ptychostitch.simulate.forward import diffract, intensity_scale, patch_energy
 from ptychostitch.simulate.metadata import build_metadata, metadata_array
@@ -94,7 +94,7 @@ def simulate(
     if not overwrite:
         for path in (paths.train, paths.test):
             if path.exists():
-                raise InputError(f"{path}: dataset exists already; pass --overwrite (overwrite=True) to replace it")
+                raise InputError(f"{quoted(path)}: dataset exists already; pass --overwrite (overwrite=True) to replace it")
     plans = plan(config)
     probe = build_probe(config)
     seed = config.seed if config.seed is not None else secrets.randbits(63)

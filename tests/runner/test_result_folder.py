@@ -229,3 +229,24 @@ def test_claim_refuses_without_touching_anything_else(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="it exists and is not a folder"):
         claim(tmp_path / "file")
     assert (tmp_path / "file").read_text() == "x" and sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_overwrite_never_removes_the_files_the_new_run_reads(inputs: dict[str, Path], tmp_path: Path, run_cli) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    assert run_cli(*evaluate_args(inputs["test"], inputs["true"], out))[0] == 0
+    manifest = json.loads((out / MANIFEST).read_text())
+    (out / "predictions.npz").write_bytes(inputs["true"].read_bytes())  # as a run that saves its predictions would
+    (out / MANIFEST).write_text(json.dumps({"files": manifest["files"] + ["predictions.npz"]}))
+    status, _, err = run_cli(*evaluate_args(inputs["test"], out / "predictions.npz", out, "--overwrite"))
+    assert status == 0, err
+    assert (out / "predictions.npz").read_bytes() == inputs["true"].read_bytes()
+    assert sorted(contents(out)) == sorted([MANIFEST, "comparison.png", "frc.png", "metrics.json", "predictions.npz", "stitched.npz"])
+
+
+def test_a_manifest_cannot_make_an_overwrite_remove_files_outside_the_folder(inputs: dict[str, Path], tmp_path: Path, run_cli) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    assert run_cli(*evaluate_args(inputs["test"], inputs["true"], out))[0] == 0
+    (tmp_path / "precious.txt").write_text("keep me")
+    (out / MANIFEST).write_text(json.dumps({"files": ["metrics.json", "../precious.txt", str(tmp_path / "precious.txt")]}))
+    assert run_cli(*evaluate_args(inputs["test"], inputs["true"], out, "--overwrite"))[0] == 0
+    assert (tmp_path / "precious.txt").read_text() == "keep me"

@@ -164,3 +164,24 @@ def test_plugin_that_exits_while_loading_is_warned_about_and_skipped(
     status, _, err = evaluate(run_cli, dataset, tmp_path / "out")
     assert status == 0, err
     assert (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_a_stitcher_whose_attributes_raise_is_skipped(install: Install, run_cli) -> None:  # noqa: ANN001
+    source = textwrap.dedent(
+        """
+        from ptychostitch import hookimpl
+
+        class Odd:
+            @property
+            def name(self):
+                raise SystemExit(4)
+
+        @hookimpl
+        def register_stitchers(register):
+            register(Odd())
+        """
+    )
+    install("fake-odd", {"odd-ep": "fake_odd"}, {"fake_odd": source})
+    status, out, err = run_cli("stitchers")
+    assert status == 0 and "tf-style" in out
+    assert "plugin 'odd-ep' from fake-odd registered" in err and "raised SystemExit(4) when its attributes were read" in err
