@@ -8,8 +8,9 @@ Two parts:
 - The process's own handling, for ``python -m ptychostitch`` and the ``ptychostitch`` script
   (:mod:`ptychostitch.__main__`): :func:`install` before anything heavy is imported, so that
   Ctrl-C during imports is one line too; :func:`stop_raising` as the command ends and
-  :func:`finish` once it has its status. From then on Ctrl-C is only recorded (no traceback from an exit handler of some library), and the
-  last exit handler ends the process with 130 if Ctrl-C came at any point, after saying so.
+  :func:`finish` once it has its status. From then on Ctrl-C is only recorded (no traceback
+  from some library's exit handler), and the last exit handler ends the process with 130 if
+  Ctrl-C came at any point, after saying so.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def report(prefix: str) -> int:
 def install() -> None:
     """Make this process handle Ctrl-C itself (call first thing in the process entry point).
 
-    Ctrl-C raises :class:`KeyboardInterrupt` as usual until :func:`finish`. The exit handler
+    Ctrl-C raises :class:`KeyboardInterrupt` as usual until :func:`stop_raising`. The exit handler
     registered here is registered before any library's, so it runs after all of them.
     """
     _PROCESS.installed = True

@@ -12,9 +12,9 @@ Environment variables (entry-point names, comma-separated)
         Never load these entry points. It wins over ``PTYCHOSTITCH_PLUGINS``.
 
 Failures
-    A plugin that fails to import (it raises anything, ``sys.exit`` included), implements a hook that does not exist (a misspelt
-    ``register_stitchers``) or none at all (a missing ``@hookimpl``) is reported with a
-    :class:`PluginWarning` and skipped; the others still load. One entry-point name provided by
+    A plugin that fails to import (it raises anything, ``sys.exit`` included), implements a
+    hook that does not exist (a misspelt ``register_stitchers``) or none at all (a missing
+    ``@hookimpl``) is reported with a :class:`PluginWarning` and skipped; the others still load. One entry-point name provided by
     two distributions is a :class:`~ptychostitch.errors.PluginError` naming both.
 """
 

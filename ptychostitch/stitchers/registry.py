@@ -3,8 +3,8 @@
 :meth:`Registry.load` loads the plugins (:func:`ptychostitch.plugins.load_plugins`), calls every
 ``register_stitchers`` implementation and checks each registered object against the stitcher
 contract (:func:`~ptychostitch.stitchers.contract.why_not_a_stitcher`). A hook that raises or
-exits, or registers something that is not a stitcher, is warned about and skipped. Two stitchers with one
-name is a :class:`~ptychostitch.errors.PluginError` naming both distributions.
+exits, or registers something that is not a stitcher, is warned about and skipped. Two
+stitchers with one name is a :class:`~ptychostitch.errors.PluginError` naming both distributions.
 
 The process-wide registry (:func:`get_registry`) is loaded on first use and kept; :func:`reset`
 forgets it so the next call reads the installed plugins again (for tests, or after installing a

@@ -104,4 +104,3 @@ def select(context: StitchContext, requested: str = "auto", *, registry: Registr
         rejected[name] = verdict.reason
     details = "; ".join(f"{k}: {v}" for k, v in rejected.items()) or "no stitchers are registered"
     raise InputError(f"no stitcher can run on this dataset ({details})")
-

@@ -200,7 +200,9 @@ def test_non_finite_labels_name_the_file_and_key(tmp_path: Path, run_cli) -> Non
     bad = write_npz(tmp_path / "nan labels.npz", arrays)
     pred = tmp_path / "pred.npz"
     np.savez(pred, patches=written.true_patches)
-    status, _, err = run_cli("evaluate", "-q", "--test-npz", str(bad), "--predictions", str(pred), "--output-dir", str(tmp_path / "out"), "--batch-size", "5")
+    status, _, err = run_cli(
+        "evaluate", "-q", "--test-npz", str(bad), "--predictions", str(pred), "--output-dir", str(tmp_path / "out"), "--batch-size", "5"
+    )
     assert status == 2 and err.count("\n") == 1
     assert f"{str(bad)!r}: key 'Y_I': expected finite values, found NaN or infinity in rows 5..9" in err
     assert not (tmp_path / "out").exists()

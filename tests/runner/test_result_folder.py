@@ -112,7 +112,8 @@ def test_overwrite_leaves_only_the_new_runs_files(inputs: dict[str, Path], tmp_p
 def test_overwrite_of_a_folder_written_before_manifests(inputs: dict[str, Path], tmp_path: Path, run_cli) -> None:  # noqa: ANN001
     out = tmp_path / "out"
     (out / "tmp" / "torch_reassembly").mkdir(parents=True)
-    for name in ("metrics.json", "run.json", "stitched.npz", "comparison.png", "frc.png", "checkpoint.pt", "tmp/torch_reassembly/reassembly_test.npz"):
+    earlier = ("metrics.json", "run.json", "stitched.npz", "comparison.png", "frc.png", "checkpoint.pt", "tmp/torch_reassembly/reassembly_test.npz")
+    for name in earlier:
         (out / name).write_text("old")
     assert run_cli(*evaluate_args(inputs["no_truth"], inputs["true"], out, "--overwrite"))[0] == 0
     assert sorted(contents(out)) == sorted([MANIFEST, "metrics.json", "stitched.npz"])

@@ -72,14 +72,20 @@ def evaluate(run_cli, dataset: tuple[Path, Path], out: Path, *extra: str) -> tup
 FAULTY_STITCHES = {
     "exits": ("        sys.exit(0)", "called sys.exit(0)"),
     "raises": ("        raise ValueError('stitch bug')", "raised ValueError('stitch bug')"),
-    "real object": (READ_ALL + "        return StitchResult(np.ones(shape), good[1], self.name)", "dtype float64, expected a complex array (a real object has lost its phase)"),
+    "real object": (
+        READ_ALL + "        return StitchResult(np.ones(shape), good[1], self.name)",
+        "dtype float64, expected a complex array (a real object has lost its phase)",
+    ),
     "integer coverage": (READ_ALL + "        return StitchResult(good[0], np.ones(shape, np.int64), self.name)", "coverage of dtype int64"),
     "lists": (READ_ALL + "        return StitchResult(good[0].tolist(), good[1].tolist(), self.name)", "object as a list, expected a numpy array"),
     "wrong shape": (READ_ALL + "        return StitchResult(np.ones((3, 3), np.complex64), good[1], self.name)", "object of shape (3, 3)"),
     "NaN": (READ_ALL + "        return StitchResult(good[0] * np.nan, good[1], self.name)", "NaN or infinite pixels"),
     "negative coverage": (READ_ALL + "        return StitchResult(good[0], -good[1], self.name)", "negative pixels"),
     "tuple": (READ_ALL + "        return good", "returned a tuple, expected a StitchResult"),
-    "stops early": ("        next(iter(batches))\n        return StitchResult(*good, self.name)", "stopped reading the patch stream at row 256 of 338"),
+    "stops early": (
+        "        next(iter(batches))\n        return StitchResult(*good, self.name)",
+        "stopped reading the patch stream at row 256 of 338",
+    ),
 }
 
 
@@ -113,7 +119,10 @@ def test_errors_of_the_patch_stream_are_not_the_plugins_even_when_it_swallows_th
     patches = written.true_patches.copy()
     patches[300] = np.nan
     pred = write_predictions(tmp_path / "pred.npz", patches)
-    swallow = "        try:\n" + textwrap.indent(READ_ALL, "    ") + "        except BaseException:\n            pass\n        return StitchResult(*good, self.name)"
+    swallow = (
+        "        try:\n" + textwrap.indent(READ_ALL, "    ")
+        + "        except BaseException:\n            pass\n        return StitchResult(*good, self.name)"
+    )
     install("fake-faulty", {"faulty-ep": "fake_faulty"}, {"fake_faulty": plugin(stitch=swallow)})
     status, _, err = evaluate(run_cli, (written.path, pred), tmp_path / "out", "--stitcher", "faulty")
     assert status == 2, err
@@ -123,7 +132,10 @@ def test_errors_of_the_patch_stream_are_not_the_plugins_even_when_it_swallows_th
 
 @pytest.mark.parametrize(
     "capability, reason",
-    [("        sys.exit(0)", "its capability check called sys.exit(0)"), ("        raise ValueError('capability bug')", "its capability check raised ValueError('capability bug')")],
+    [
+        ("        sys.exit(0)", "its capability check called sys.exit(0)"),
+        ("        raise ValueError('capability bug')", "its capability check raised ValueError('capability bug')"),
+    ],
 )
 def test_failing_capability_check_means_cannot_run_and_is_a_fault_when_asked_for(
     install: Install, run_cli, dataset: tuple[Path, Path], tmp_path: Path, capability: str, reason: str  # noqa: ANN001
