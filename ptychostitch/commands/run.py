@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="S", help=f"training seed (default: {DEFAULTS.seed})")
     infer = parser.add_argument_group("inference and stitching")
     infer.add_argument("--infer-batch-size", type=positive_int, default=DEFAULTS.infer_batch_size, metavar="B", help=f"rows per forward pass (default: {DEFAULTS.infer_batch_size})")
-    infer.add_argument("--device", choices=("cpu", "cuda", "auto"), default=DEFAULTS.device, help="torch device for training, inference and torch-mmap")
+    infer.add_argument("--device", choices=("cpu", "cuda", "auto"), default=DEFAULTS.device, help="torch device for training, inference and stitching")
     add_stitch_arguments(parser, weighting=DEFAULTS.stitch.weighting, crop=DEFAULTS.stitch.crop)
     keep = parser.add_mutually_exclusive_group()
     keep.add_argument("--keep-tmp", dest="keep_tmp", action="store_true", default=True, help="keep tmp/torch_reassembly/reassembly_test.npz (default)")
