@@ -21,7 +21,7 @@ from ptychostitch.data import load_gridlines
 from ptychostitch.runner import run as pipeline
 from ptychostitch.runner.run import RunConfig, run
 from ptychostitch.simulate import SimulationConfig, simulate
-from ptychostitch.stitchers import StitchResult
+from ptychostitch.stitchers import StitchOptions, StitchResult
 from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher
 
 TINY = SimulationConfig(N=16, gridsize=1, size=64, outer_offset_train=4, outer_offset_test=8, nimgs_train=1, nimgs_test=1, set_phi=True, seed=0)
@@ -72,7 +72,7 @@ def test_missing_positions_fall_back_to_tf_style(tiny: tuple[Path, Path], tmp_pa
 
     monkeypatch.setattr(pipeline, "load_gridlines", without_positions)
     with caplog.at_level(logging.WARNING):
-        _, document = run(tiny_config(tiny, tmp_path / "out", stitch=pipeline.StitchOptions()))
+        _, document = run(tiny_config(tiny, tmp_path / "out", stitch=StitchOptions()))
     section = document["stitcher"]
     assert section["name"] == "tf-style" and section["fallback"] is True and section["requested"] == "auto"
     assert "positions" in section["rejected"]["torch-mmap"]
@@ -83,9 +83,9 @@ def test_missing_positions_fall_back_to_tf_style(tiny: tuple[Path, Path], tmp_pa
 
 def test_second_run_goes_to_a_new_folder_and_checkpoint_reloads(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run(tiny_config(tiny, out, stitcher="tf-style", stitch=pipeline.StitchOptions()))
+    run(tiny_config(tiny, out, stitcher="tf-style", stitch=StitchOptions()))
     first = (out / "metrics.json").read_text()
-    run(tiny_config(tiny, out, checkpoint=out / "checkpoint.pt", epochs=0, stitcher="tf-style", stitch=pipeline.StitchOptions()))
+    run(tiny_config(tiny, out, checkpoint=out / "checkpoint.pt", epochs=0, stitcher="tf-style", stitch=StitchOptions()))
     assert (out / "metrics.json").read_text() == first
     second = json.loads((tmp_path / "out-2" / "metrics.json").read_text())
     assert second["stitched"] == json.loads(first)["stitched"]
