@@ -87,11 +87,12 @@ def _slug(heading: str) -> str:
 
 
 def _prose(text: str) -> list[str]:
-    """The lines of a markdown page outside code fences."""
+    """The lines of a markdown page, those inside code fences (and the fences) blanked."""
     lines, fenced = [], False
     for line in text.splitlines():
         if _FENCE.match(line):
             fenced = not fenced
+            lines.append("")
             continue
         lines.append("" if fenced else line)
     return lines
