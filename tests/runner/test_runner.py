@@ -1,8 +1,9 @@
 """``ptychostitch run`` end to end on a tiny simulated dataset: artifacts, stitcher choice, bad input.
 
-The two tests the seed asks for are here: a mocked torch-mmap stitch that returns an object of
-the right shape yields a ``metrics.json`` with ``stitched`` and ``patch``; and a dataset without
-positions falls back to tf-style, saying so in ``metrics.json`` and the log.
+The two tests PtychoPINN's torch grid-lines runner design asks for are here: a mocked torch-mmap
+stitch that returns an object of the right shape yields a ``metrics.json`` with ``stitched`` and
+``patch``; and a dataset without positions falls back to tf-style, saying so in ``metrics.json``
+and the log.
 """
 
 from __future__ import annotations
