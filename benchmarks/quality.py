@@ -1,8 +1,8 @@
 """The embedded default run, end to end: wall time per stage and stitched metrics against the targets.
 
-Targets (runner issue): the whole run within 300 s on a 2-core CPU; stitched SSIM >= 0.80
+Targets: the whole run within 300 s on a 2-core CPU; stitched SSIM >= 0.80
 (amplitude) and >= 0.90 (phase). The baseline measured in the same run is the run's own
-simulate stage, to show how the time divides.
+simulate stage, to show how the time divides. Results: ``docs/performance.md#default-run``.
 
 Usage: ``python benchmarks/quality.py [--seed S] [--output-dir DIR]``
 """

@@ -10,6 +10,7 @@ Each measurement runs in a fresh Python process (peak RSS = that process's ``ru_
   and written with ``np.savez_compressed`` (what PtychoPINN does).
 
 Usage: ``python benchmarks/simulate_speed.py [--workdir DIR]`` (files are deleted afterwards).
+Results: ``docs/performance.md#simulate``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,22 @@
-"""The seed's temporary reassembly NPZ: the test diffraction as one memory-mappable stack.
+"""The run's temporary reassembly NPZ: the test diffraction as one memory-mappable stack.
 
-``OUTPUT/tmp/torch_reassembly/reassembly_test.npz`` holds (the seed's schema):
+The file and its schema follow the design of PtychoPINN's torch grid-lines runner
+(``scripts/studies/grid_lines_torch_runner.py``), which writes such a single-file dataset for its
+memory-mapped torch reassembly (``ptycho_torch/workflows/components.py::_reassemble_cdi_image_torch_mmap``).
+``OUTPUT/tmp/torch_reassembly/reassembly_test.npz`` holds (``docs/data.md#the-reassembly-file``):
 
 ``diffraction`` : (n, N, N) float32
     Every test pattern, channels flattened into rows (pattern ``row * C + ch``), STORED so it
     can be memory-mapped.
 ``xcoords``, ``ycoords`` : (n,) float64
     The pattern's true position (column, row) in pixels of the ground-truth crop of its own
-    object (:mod:`ptychostitch.geometry`). The seed derived these from ``coords_nominal``,
-    which is all zeros for gridsize-1 grid-lines data; these are the real positions.
+    object (:mod:`ptychostitch.geometry`). PtychoPINN's design derives these from
+    ``coords_nominal``, which is all zeros for gridsize-1 grid-lines data; these are the real
+    positions.
 ``probeGuess`` : (N, N) complex64
 ``objectGuess`` : (H, W) complex64
     The ground truth, so that ``xcoords``/``ycoords`` and ``objectGuess`` share one frame
-    (the seed preferred ``YY_full``, whose frame differs by the crop origin).
+    (PtychoPINN's design prefers ``YY_full``, whose frame differs by the crop origin).
 
 The runner writes it once, streaming, then reads it memory-mapped so that diffraction flows
 batch by batch through the model into the stitcher.

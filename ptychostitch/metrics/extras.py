@@ -113,7 +113,7 @@ def _registration_image(field: np.ndarray) -> np.ndarray:
     removing the mean removes the window's own correlation peak at zero shift, which would pull
     the estimate towards 0.
     """
-    from scipy.signal.windows import tukey  # scipy.signal takes ~0.6 s to import: only when registering
+    from scipy.signal.windows import tukey  # scipy.signal is slow to import: only when registering
 
     amp = np.abs(field)
     phasor = np.divide(field, amp, out=np.zeros(field.shape, np.complex128), where=amp > 0)

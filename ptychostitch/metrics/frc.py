@@ -1,7 +1,8 @@
 """Fourier ring correlation (FRC): ring binning, the curve, its cut-offs and threshold curves.
 
-The compatible definition is PtychoPINN's (``ptycho.FRC.fourier_ring_corr.FSC`` with
-``spin_average.spinavej``; reference: stitching-and-metrics.md §5.3):
+The compatible definition is PtychoPINN's (``ptycho/FRC/fourier_ring_corr.py::FSC`` with
+``ptycho/FRC/spin_average.py::spinavej``, cut-offs as ``ptycho/evaluation.py::frc50``;
+``docs/metrics.md#stitched-metrics-the-compatible-definitions``):
 
 * ``F_k = fftshift(fft2(image_k))``, unnormalised;
 * ring ``r`` holds the pixels whose rounded distance from the DC bin ``(n//2, n//2)`` is ``r``;

@@ -1,11 +1,12 @@
 """Patch metrics: every predicted patch against its labels ``Y_I`` / ``Y_phi``, streamed batch by batch.
 
-What is compared (like with like; reference gridlines-data.md §6.3). The model predicts the
+What is compared (like with like; ``docs/metrics.md#patch-metrics-exactly-what-is-compared``;
+the units are PtychoPINN's, ``docs/simulate.md#4-diffraction-and-labels``). The model predicts the
 normalised object ``O = Y_hat exp(i Phi)`` without the probe. The labels are
 ``Y_I = Y_hat |P_sim|`` (the *illuminated* amplitude: it includes the probe amplitude) and
 ``Y_phi = Phi`` (object phase only). ``P_sim`` is the probe the simulator used: the NPZ key
-``probe_simulated``, or, when absent, ``probeGuess`` normalised as in gridlines-data.md §4.3.
-So, over every pixel of every channel of every row:
+``probe_simulated``, or, when absent, ``probeGuess`` normalised as the simulator does
+(``docs/simulate.md#2-probe``). So, over every pixel of every channel of every row:
 
 * amplitude: ``e_A = |pred| |P_sim| - Y_I`` at **all** pixels (the probe weights the error where
   it illuminates, as in the labels);
@@ -60,7 +61,7 @@ class PatchMetricsResult:
     illumination_threshold: float
 
     def as_dict(self) -> dict[str, float]:
-        """The seed's four keys: ``mae_amp``, ``mse_amp``, ``mae_phase``, ``mse_phase``."""
+        """The ``patch`` section of ``metrics.json``: ``mae_amp``, ``mse_amp``, ``mae_phase``, ``mse_phase``."""
         return {"mae_amp": self.mae_amp, "mse_amp": self.mse_amp, "mae_phase": self.mae_phase, "mse_phase": self.mse_phase}
 
 
@@ -82,7 +83,8 @@ class PatchMetrics:
     Parameters
     ----------
     probe : ndarray, shape (N, N), complex or real
-        ``P_sim``: ``probe_simulated``, or ``probeGuess`` normalised as in gridlines-data.md §4.3.
+        ``P_sim``: ``probe_simulated``, or ``probeGuess`` normalised as the simulator does
+        (``docs/simulate.md#2-probe``).
         Only ``|probe|`` is used.
     illumination_threshold : float
         Phase is scored where ``|probe| >= illumination_threshold * max |probe|``.

@@ -1,7 +1,7 @@
 """``eval_reconstruction``: a stitched object scored against the ground truth exactly as PtychoPINN does.
 
-Definitions (PtychoPINN ``ptycho/evaluation.py::eval_reconstruction``; reference
-stitching-and-metrics.md §5), in order:
+Definitions (PtychoPINN ``ptycho/evaluation.py::eval_reconstruction``; written out in
+``docs/metrics.md#stitched-metrics-the-compatible-definitions``), in order:
 
 1. **Frame.** Both inputs are in one frame with one shape; nothing is ever resized or registered.
    If a ``coverage`` map is given and some pixel is uncovered, both are cut to the largest fully

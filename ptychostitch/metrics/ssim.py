@@ -4,7 +4,7 @@ SSIM is scikit-image's ``structural_similarity`` with its defaults (7 x 7 unifor
 K1 = 0.01, K2 = 0.03, sample covariance, mean over the map with a 3-px border left out) and a
 ``data_range`` that is always given by the caller (scikit-image issues #6595, #6602).
 
-PtychoPINN's MS-SSIM (``ptycho.evaluation.ms_ssim``; reference stitching-and-metrics.md §5.2) is
+PtychoPINN's MS-SSIM (``ptycho/evaluation.py::ms_ssim``; ``docs/metrics.md``, item 8) is
 *not* the MS-SSIM of Wang, Simoncelli & Bovik (2003): at every scale it takes the full SSIM
 (luminance, contrast and structure together), decimates with ``img[::2, ::2]`` without a low-pass
 filter, stops as soon as a decimated side is below 7 pixels without renormalising the weights,

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from ptychostitch.model.outputs import as_complex_patches
 from ptychostitch.model.physics import twin_image
-from ptychostitch.stitchers.contract import PatchBatch
+from ptychostitch.patch_stream import PatchBatch
 
 log = logging.getLogger(__name__)
 

@@ -13,21 +13,19 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ptychostitch.errors import InputError
+from ptychostitch.model.options import TrainOptions
 from ptychostitch.model.outputs import as_complex_patches
 from ptychostitch.model.physics import diffraction_amplitude, mae_loss, poisson_loss
 from ptychostitch.model.predict import to_nchw
 
 log = logging.getLogger(__name__)
-
-LossName = Literal["mae", "poisson", "supervised"]
-LOSSES: tuple[str, ...] = ("mae", "poisson", "supervised")
 
 SUPPORT_FRACTION = 0.1
 """Supervised mode compares with the targets where ``|P_sim| >= SUPPORT_FRACTION * max|P_sim|``."""
@@ -54,50 +52,6 @@ class TrainingData:
     intensity_scale: float | None = None
     y_i: Any = None
     y_phi: Any = None
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """How to train.
-
-    The defaults are the embedded default run's (``docs/model.md``, "Tuning").
-
-    Attributes
-    ----------
-    loss : {"mae", "poisson", "supervised"}
-        ``mae``: self-supervised, mean absolute error of the predicted diffraction amplitude.
-        ``poisson``: self-supervised, Poisson deviance of the counts (needs ``s_I``).
-        ``supervised``: mean absolute error of amplitude ``Y_I / |P_sim|`` and phase ``Y_phi``
-        inside the probe support (the baseline that needs labels).
-    epochs : int
-        Passes over the train rows; 0 trains nothing.
-    batch_size : int
-        Rows per optimiser step.
-    learning_rate : float
-        Adam's initial step size; it decays on a half cosine to ``learning_rate / 20``.
-    seed : int
-        Seeds the batch order and torch's random state while training (restored afterwards);
-        initial weights come from ``build_model(spec, seed)``. On CPU two runs give identical
-        weights.
-    device : str
-        ``"cpu"`` or a torch device string.
-    """
-
-    loss: LossName = "mae"
-    epochs: int = 20
-    batch_size: int = 32
-    learning_rate: float = 3e-4
-    seed: int = 0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise InputError(f"training: loss must be one of {', '.join(LOSSES)}, found {self.loss!r}")
-        if self.epochs < 0 or self.batch_size < 1 or not self.learning_rate > 0:
-            raise InputError(
-                f"training: epochs >= 0, batch size >= 1 and learning rate > 0 required, "
-                f"found {self.epochs}, {self.batch_size}, {self.learning_rate}"
-            )
 
 
 @dataclass(frozen=True)

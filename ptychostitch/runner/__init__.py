@@ -1,16 +1,10 @@
-"""The runner: train (or load) a patch model, predict the test patches, stitch and score them.
+"""The runner: the orchestration of ``run`` and ``evaluate``, from files to a result folder.
 
-Model and training parts (``docs/model.md``):
-
-- :mod:`ptychostitch.model.physics`: the grid-lines forward model in torch and the losses;
-- :mod:`ptychostitch.model.reference`: the reference model (Patterson encoder, whitened, with a
-  convolutional decoder);
-- :mod:`ptychostitch.model.factory`: ``--model reference|module:factory`` and the contract a
-  user's model follows;
-- :mod:`ptychostitch.model.outputs`: checks on what a model returns;
-- :mod:`ptychostitch.model.train`: the training loop;
-- :mod:`ptychostitch.model.predict`: batched prediction as a stream of patch batches;
-- :mod:`ptychostitch.model.twin`: resolving the twin-image ambiguity from scan overlaps;
-- :mod:`ptychostitch.model.checkpoint`: saving and loading weights;
-- :mod:`ptychostitch.runner.defaults`: the embedded default run's dataset and stitch options.
+- :mod:`~ptychostitch.runner.run`: ``run``, the whole pipeline (simulate or load, train or load a
+  model, predict, stitch, score, write);
+- :mod:`~ptychostitch.runner.evaluate`: ``evaluate``, predictions made elsewhere, stitched and scored;
+- :mod:`~ptychostitch.runner.defaults`: the configurations of both commands and the embedded default run;
+- :mod:`~ptychostitch.runner.context`: where data meets stitchers (the stitch context, the selection);
+- :mod:`~ptychostitch.runner.scoring`: the tail shared by both, patch stream -> stitcher -> metrics;
+- :mod:`~ptychostitch.runner.artifacts` and :mod:`~ptychostitch.runner.figures`: the files and PNGs.
 """

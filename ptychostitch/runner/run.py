@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,77 +21,19 @@ from ptychostitch.data import GridLinesDataset, load_gridlines, reassembly
 from ptychostitch.errors import InputError, quoted
 from ptychostitch.model.checkpoint import load_checkpoint, save_checkpoint
 from ptychostitch.model.factory import build_model, model_spec
+from ptychostitch.model.options import TrainOptions
 from ptychostitch.model.physics import intensity_scale
 from ptychostitch.model.predict import predict_batches
-from ptychostitch.model.train import TrainingData, TrainOptions, train
+from ptychostitch.model.train import TrainingData, train
 from ptychostitch.model.twin import choose_orientation
 from ptychostitch.runner.artifacts import versions, write_results
 from ptychostitch.runner.context import plan_stitch
-from ptychostitch.runner.defaults import EMBEDDED_DATASET, STITCH_OPTIONS
+from ptychostitch.runner.defaults import EMBEDDED_DATASET, RunConfig
 from ptychostitch.runner.result_folder import ResultFolder, claim
 from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
 from ptychostitch.simulate import simulate
-from ptychostitch.stitchers import StitchOptions
 
 log = logging.getLogger(__name__)
-
-_TRAINING = TrainOptions()
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything ``ptychostitch run`` was asked to do (recorded in ``run.json``).
-
-    Attributes
-    ----------
-    output_dir : Path
-        Where artifacts go; a folder holding an earlier run is not overwritten without
-        ``overwrite`` (the next free ``DIR-N`` is used).
-    train_npz, test_npz : Path or None
-        Cached grid-lines splits; both None simulates :data:`~ptychostitch.runner.defaults.EMBEDDED_DATASET` into
-        ``output_dir/datasets/``.
-    model : str
-        ``"reference"`` or ``"module:factory"`` (see ``docs/model.md``).
-    checkpoint : Path or None
-        Load these weights instead of training.
-    epochs, batch_size : int
-        Training passes and rows per optimiser step.
-    loss : str
-        ``"mae"``, ``"poisson"`` or ``"supervised"``.
-    learning_rate : float
-        Adam's initial step size.
-    infer_batch_size : int
-        Rows per forward pass at inference (and per stitched batch).
-    device : str
-        ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    seed : int
-        Seeds training (and the default dataset's noise).
-    stitcher : str
-        ``"auto"`` or a stitcher name.
-    stitch : StitchOptions
-        Weighting and crop (the device is taken from ``device``).
-    keep_tmp : bool
-        Keep ``tmp/torch_reassembly/reassembly_test.npz`` after the run.
-    overwrite : bool
-        Replace an earlier run in ``output_dir``.
-    """
-
-    output_dir: Path = Path("ptychostitch-run")
-    train_npz: Path | None = None
-    test_npz: Path | None = None
-    model: str = "reference"
-    checkpoint: Path | None = None
-    epochs: int = _TRAINING.epochs
-    batch_size: int = _TRAINING.batch_size
-    loss: str = _TRAINING.loss
-    learning_rate: float = _TRAINING.learning_rate
-    infer_batch_size: int = 128
-    device: str = "cpu"
-    seed: int = 0
-    stitcher: str = "auto"
-    stitch: StitchOptions = STITCH_OPTIONS
-    keep_tmp: bool = True
-    overwrite: bool = False
 
 
 @dataclass
@@ -238,8 +180,6 @@ def _training_data(split: GridLinesDataset, loss: str) -> TrainingData:
 
 
 def _train_options(config: RunConfig, device: str) -> TrainOptions:
-    return TrainOptions(
-        loss=config.loss, epochs=config.epochs, batch_size=config.batch_size,
-        learning_rate=config.learning_rate, seed=config.seed, device=device,
-    )
+    """The run's training options (every :class:`TrainOptions` field is a :class:`RunConfig` field) on ``device``."""
+    return TrainOptions(**{spec.name: getattr(config, spec.name) for spec in fields(TrainOptions) if spec.name != "device"}, device=device)
 

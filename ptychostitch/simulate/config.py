@@ -1,13 +1,15 @@
 """The simulator's configuration: one frozen dataclass holding every choice that shapes a dataset.
 
-Field names and defaults follow PtychoPINN's ``GridLinesConfig`` (reference
-``gridlines-data.md`` §1). The grid geometry of each split is a :class:`~ptychostitch.geometry.GridLayout`.
+Field names and defaults follow PtychoPINN's ``GridLinesConfig``
+(``ptycho/workflows/grid_lines_workflow.py``). The grid geometry of each split is a
+:class:`~ptychostitch.geometry.GridLayout`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from ptychostitch.errors import InputError
 from ptychostitch.geometry import GridLayout
@@ -18,8 +20,11 @@ PROBE_SCALE = 4.0
 IDEAL_DISK = "ideal_disk"
 """Value of :attr:`SimulationConfig.probe` that selects the built-in ideal-disk probe."""
 
-SCALE_MODES = ("pad_preserve", "pad_extrapolate", "interpolate", "pipeline")
-"""Probe transform modes (reference §4.2)."""
+ScaleMode = Literal["pad_preserve", "pad_extrapolate", "interpolate", "pipeline"]
+"""Probe transform modes (PtychoPINN's ``apply_probe_transform_pipeline``; ``docs/simulate.md``)."""
+
+SCALE_MODES: tuple[str, ...] = get_args(ScaleMode)
+"""The values of :data:`ScaleMode`, in order."""
 
 TRAIN_OBJECT_SEED = 1
 """Legacy ``RandomState`` seed of the train objects (PtychoPINN ``np.random.seed(1)``)."""
@@ -32,58 +37,42 @@ TEST_OBJECT_SEED = 2
 class SimulationConfig:
     """Everything that determines a simulated grid-lines dataset.
 
-    Attributes
-    ----------
-    N : int
-        Patch (detector) side in pixels.
-    gridsize : int
-        Group side; each row holds ``gridsize**2`` channels.
-    size : int
-        Object side in pixels.
-    offset : int
-        Spacing in pixels between the inner patches of a group (``gridsize > 1`` only).
-    outer_offset_train, outer_offset_test : int
-        PtychoPINN's ``outer_offset``; the scan stride is half of it, in pixels.
-    nimgs_train, nimgs_test : int
-        Independent random objects per split.
-    nphotons : float
-        Expected photons per diffraction pattern, averaged over the train split.
-    probe : str
-        ``"ideal_disk"`` or the path of an NPZ holding key ``probeGuess`` (square, complex).
-    probe_scale_mode : {"pad_preserve", "pad_extrapolate", "interpolate", "pipeline"}
-        How the probe is brought to ``N x N`` (reference §4.2).
-    probe_smoothing_sigma : float
-        Gaussian sigma in pixels of the ``smooth`` step; 0 leaves the probe unsmoothed.
-    probe_mask_diameter : float or None
-        Diameter in pixels of a hard disk mask applied after the transform pipeline.
-    probe_transform_pipeline : str or None
-        Explicit pipeline such as ``"smooth:0.5|pad:128|interp:256"``; overrides mode and sigma.
-    set_phi : bool
-        Give the objects PtychoPINN's synthetic phase (reference §3.3).
-    seed : int or None
-        Seed of the Poisson noise; None draws fresh entropy (recorded in the metadata).
-    compress : bool
-        Write deflate-compressed members like PtychoPINN's ``savez_compressed``; the default
-        stores them uncompressed so readers can memory-map them.
+    Each field's help (what ``ptychostitch simulate --help`` shows) is in its ``metadata``;
+    ``docs/simulate.md`` explains every option. Beyond that: ``probe`` is ``"ideal_disk"`` or an
+    NPZ whose ``probeGuess`` is square and complex; ``offset`` matters only for ``gridsize > 1``;
+    a ``seed`` of None draws fresh entropy, and the seed used is recorded in ``_metadata``.
     """
 
-    N: int = 64
-    gridsize: int = 1
-    size: int = 392
-    offset: int = 4
-    outer_offset_train: int = 8
-    outer_offset_test: int = 20
-    nimgs_train: int = 2
-    nimgs_test: int = 2
-    nphotons: float = 1e9
-    probe: str = IDEAL_DISK
-    probe_scale_mode: str = "pad_preserve"
-    probe_smoothing_sigma: float = 0.5
-    probe_mask_diameter: float | None = None
-    probe_transform_pipeline: str | None = None
-    set_phi: bool = False
-    seed: int | None = None
-    compress: bool = False
+    N: int = field(default=64, metadata={"help": "patch (detector) side in pixels", "check": "positive"})
+    gridsize: int = field(default=1, metadata={"help": "group side; gridsize**2 channels per row", "check": "positive"})
+    size: int = field(default=392, metadata={"help": "object side in pixels", "check": "positive"})
+    offset: int = field(default=4, metadata={"help": "spacing of the patches inside a group, px", "check": "non-negative"})
+    outer_offset_train: int = field(default=8, metadata={"help": "train outer offset; scan stride is half of it", "check": "positive"})
+    outer_offset_test: int = field(default=20, metadata={"help": "test outer offset; scan stride is half of it", "check": "positive"})
+    nimgs_train: int = field(default=2, metadata={"help": "train objects", "check": "positive"})
+    nimgs_test: int = field(default=2, metadata={"help": "test objects", "check": "positive"})
+    nphotons: float = field(default=1e9, metadata={"help": "mean photons per train pattern", "check": "positive"})
+    probe: str = field(
+        default=IDEAL_DISK, metadata={"help": "built-in ideal disk, or an NPZ with key probeGuess", "metavar": "ideal_disk|PATH.npz"}
+    )
+    probe_scale_mode: ScaleMode = field(default="pad_preserve", metadata={"help": "how the probe is brought to N x N"})
+    probe_smoothing_sigma: float = field(
+        default=0.5, metadata={"help": "Gaussian sigma (px) of the smooth step; 0 disables it", "check": "non-negative"}
+    )
+    probe_mask_diameter: float | None = field(
+        default=None, metadata={"help": "hard disk mask of diameter D px after the pipeline", "metavar": "D", "check": "positive"}
+    )
+    probe_transform_pipeline: str | None = field(
+        default=None,
+        metadata={"help": "explicit pipeline, e.g. 'smooth:0.5|pad:128|interp:256' (overrides mode and sigma)", "metavar": "STEPS"},
+    )
+    set_phi: bool = field(default=False, metadata={"help": "give the objects PtychoPINN's synthetic phase"})
+    seed: int | None = field(
+        default=None, metadata={"help": "seed of the Poisson noise", "check": "non-negative", "default_text": "fresh, recorded in _metadata"}
+    )
+    compress: bool = field(
+        default=False, metadata={"help": "deflate members like savez_compressed", "default_text": "uncompressed, memory-mappable"}
+    )
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.nphotons) and self.nphotons > 0):

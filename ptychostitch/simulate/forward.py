@@ -1,4 +1,4 @@
-"""The forward model: exit wave, far-field intensity, Poisson counts (reference §6).
+"""The forward model: exit wave, far-field intensity, Poisson counts (``docs/simulate.md#4-diffraction-and-labels``).
 
 ``psi = s_I * O * P_sim``, ``lambda = |fftshift(fft2(psi, norm="ortho"))|**2``,
 ``counts ~ Poisson(lambda)``, ``diffraction = sqrt(counts) / s_I``. The intensity scale

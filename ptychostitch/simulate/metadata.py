@@ -1,4 +1,4 @@
-"""The ``_metadata`` JSON of a grid-lines NPZ (reference §9), stored as a plain 0-d unicode array.
+"""The ``_metadata`` JSON of a grid-lines NPZ, stored as a plain 0-d unicode array (``docs/simulate.md#_metadata``).
 
 PtychoPINN pickles a Python string; ``MetadataManager.load_with_metadata`` reads it with
 ``str(arr.item())``, which works just as well on ``np.array(json_text)``, so no pickle is needed.

@@ -1,9 +1,10 @@
-"""The synthetic "lines" objects of PtychoPINN's grid-lines datasets (reference §3).
+"""The synthetic "lines" objects of PtychoPINN's grid-lines datasets (``docs/simulate.md#1-objects``).
 
 Each object is 400 random line segments on a ``2*size`` canvas, smoothed by the mix
 ``G1 + 2*G5 + 5*G10`` and centre-cropped to ``size x size``. The random numbers come from a
 legacy ``np.random.RandomState`` (seed 1 for train, 2 for test), 1600 uniforms per object in
-``r0, c0, r1, c1`` order, so the objects match PtychoPINN's exactly.
+``r0, c0, r1, c1`` order, so the objects match PtychoPINN's (``ptycho/diffsim.py::mk_lines_img``)
+exactly.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def lines_object(rng: np.random.RandomState, size: int) -> np.ndarray:
 
 
 def dummy_phase(amplitude: np.ndarray) -> np.ndarray:
-    """PtychoPINN's synthetic phase ``pi * tanh((A - max(A)/2) / (3 * mean(A)))`` (reference §3.3).
+    """PtychoPINN's synthetic phase ``pi * tanh((A - max(A)/2) / (3 * mean(A)))`` (``ptycho/diffsim.py::dummy_phi``).
 
     Parameters
     ----------

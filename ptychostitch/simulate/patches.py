@@ -1,4 +1,4 @@
-"""Regular-grid patch extraction in PtychoPINN's row and channel order (reference §5.1).
+"""Regular-grid patch extraction in PtychoPINN's row and channel order (``docs/geometry.md#grid-lines-scans``).
 
 Rows are object-major, then window row, then window column; channel ``ch = i*gridsize + j``
 is the inner patch at ``(offset*i, offset*j)`` in its window. The window geometry comes from

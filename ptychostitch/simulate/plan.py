@@ -1,7 +1,8 @@
 """What a configuration will write, before anything is simulated: every member's shape and dtype.
 
 The writer takes its ``.npy`` headers from this plan, so the plan is the one statement of the
-file layout (reference §9): ``B`` rows of ``N x N x C`` patches per split, ``C = gridsize**2``.
+file layout (``docs/simulate.md#output-keys``): ``B`` rows of ``N x N x C`` patches per split,
+``C = gridsize**2``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 ``probeGuess`` is the transformed (and optionally masked) probe, not normalised; the simulator
 uses ``P_sim = probeGuess / (4 * mean(|probeGuess| * M))`` with ``M`` the disk ``r < N//4``
-(reference §4.3), saved as ``probe_simulated``.
+(PtychoPINN's ``ptycho/probe.py::set_probe_guess``; ``docs/simulate.md#2-probe``), saved as
+``probe_simulated``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Probe:
 
 
 def ideal_disk(n: int) -> np.ndarray:
-    """PtychoPINN's ideal-disk probe of side ``n`` (reference §4.1).
+    """PtychoPINN's ideal-disk probe of side ``n`` (``ptycho/probe.py::get_default_probe``).
 
     The disk is where the outer product of a normalised Gaussian window (std ``n/(0.7*pi**2)``)
     exceeds 0.5, smoothed with a sigma-1 Gaussian, plus ``1e-9``. Real, returned as complex64.
@@ -99,7 +100,7 @@ def normalisation_mask(n: int) -> np.ndarray:
 
 
 def normalise(probe: np.ndarray) -> tuple[np.ndarray, float]:
-    """``(P_sim, normaliser)`` with ``normaliser = PROBE_SCALE * mean(|probe| * M)`` (reference §4.3)."""
+    """``(P_sim, normaliser)`` with ``normaliser = PROBE_SCALE * mean(|probe| * M)`` (``docs/simulate.md#2-probe``)."""
     normaliser = float(PROBE_SCALE * np.mean(np.abs(probe).astype(np.float64) * normalisation_mask(probe.shape[0])))
     if not normaliser > 0:
         raise InputError("probe: zero amplitude inside the central disk r < N/4; cannot normalise it")

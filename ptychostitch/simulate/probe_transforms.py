@@ -1,7 +1,9 @@
-"""The probe transform pipeline: smooth, pad, edge-pad with a fitted phase, interpolate (reference §4.2).
+"""The probe transform pipeline: smooth, pad, edge-pad with a fitted phase, interpolate.
 
 A pipeline is an ordered list of :class:`Step`; its canonical text form, e.g.
-``"smooth:0.5|pad:64"``, is what PtychoPINN records as ``probe_transform_pipeline``.
+``"smooth:0.5|pad:64"``, is what PtychoPINN records as ``probe_transform_pipeline``
+(``ptycho/workflows/grid_lines_workflow.py::apply_probe_transform_pipeline``;
+``docs/simulate.md#2-probe``).
 """
 
 from __future__ import annotations

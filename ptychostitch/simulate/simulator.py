@@ -1,8 +1,8 @@
 """``simulate()``: write a grid-lines train/test pair in PtychoPINN's schema, streaming.
 
-Order of work (reference §2 and §12.1): build the probe; draw the train objects (seed 1) and
-compute their ``norm_Y_I`` and the intensity scale; write ``train.npz``; draw the test objects
-(seed 2) and write ``test.npz``. Each per-row member is computed and written in chunks of rows,
+Order of work (PtychoPINN's, ``docs/simulate.md#what-is-simulated``): build the probe; draw the
+train objects (seed 1) and compute their ``norm_Y_I`` and the intensity scale; write
+``train.npz``; draw the test objects (seed 2) and write ``test.npz``. Each per-row member is computed and written in chunks of rows,
 so memory stays near one split's objects plus one chunk's intermediates.
 
 The train rows are shuffled with ``RandomState(0).permutation(B)`` like PtychoPINN's; only that
@@ -150,7 +150,7 @@ def _make_split(config: SimulationConfig, split_plan: SplitPlan) -> Split:
 
 
 def _intensity_scale(config: SimulationConfig, train: Split, probe: Probe, rows_per_chunk: int) -> float:
-    """``s_I`` from the mean noise-free energy of every train patch (reference §6.1)."""
+    """``s_I`` from the mean noise-free energy of every train patch (``docs/simulate.md#4-diffraction-and-labels``)."""
     chunks = _chunks(np.arange(train.layout.n_rows), rows_per_chunk)
     total = 0.0
     for rows in _progress(chunks, len(chunks), "train intensity scale"):

@@ -33,7 +33,7 @@ class Split:
     phase : ndarray, shape (nimgs, size, size), float32, or None
         Object phase in radians (``set_phi``), None when the objects are real.
     norm_Y_I : float
-        Mean over all rows of the row's maximum raw amplitude (reference §5.2).
+        Mean over all rows of the row's maximum raw amplitude (``docs/simulate.md#3-patches-and-norm_y_i``).
     """
 
     layout: GridLayout

@@ -30,8 +30,13 @@ class StitchOptions:
         Where a torch-based stitcher computes. CPU results are deterministic.
     """
 
-    weighting: Literal["uniform", "probe"] = "uniform"
-    crop: int | None = None
+    weighting: Literal["uniform", "probe"] = field(
+        default="uniform", metadata={"help": "per-pixel patch weight: 1, or |probe|^2", "flag": "--stitch-weighting"}
+    )
+    crop: int | None = field(
+        default=None,
+        metadata={"help": "keep only the central MxM pixels of each patch", "metavar": "M", "check": "positive", "default_text": "whole patch"},
+    )
     device: str = "cpu"
 
 

@@ -1,10 +1,11 @@
 """Tiny, schema-correct grid-lines NPZ files for tests, cut from a known smooth complex object.
 
 The geometry here is written out independently of :mod:`ptychostitch.geometry`, straight from
-the PtychoPINN grid-lines specification (window top-lefts ``(s*r + offset*i, s*c + offset*j)``,
-object-major rows, ``coords_offsets`` = top-left + ``(N-1)/2`` in ``(y, x)`` order with
-position-major rows, ground truth cropped by ``get_clip_sizes``), so tests that compare the
-package against these files compare two implementations.
+PtychoPINN's grid-lines geometry as ``docs/geometry.md`` states it (window top-lefts
+``(s*r + offset*i, s*c + offset*j)``, object-major rows, ``coords_offsets`` = top-left +
+``(N-1)/2`` in ``(y, x)`` order with position-major rows, ground truth cropped as
+``ptycho/data_preprocessing.py::get_clip_sizes`` does), so tests that compare the package
+against these files compare two implementations.
 """
 
 from __future__ import annotations
@@ -107,10 +108,10 @@ def write_predictions(path: Path, patches: np.ndarray, *, compressed: bool = Fal
 
 
 def grid_metadata(*, N: int, gridsize: int, size: int, offset: int, outer_offset: int, nimgs: int, **extra: Any) -> dict[str, Any]:
-    """Metadata in the layout of PtychoPINN's ``MetadataManager`` (reference §9)."""
+    """Metadata in the layout of PtychoPINN's ``ptycho/metadata.py::MetadataManager`` (``docs/simulate.md#_metadata``)."""
     return {
         "schema_version": "1.0.0",
-        "creation_info": {"script": "tests/gridlines_files.py"},
+        "creation_info": {"script": "ptychostitch/testing/files.py"},
         "physics_parameters": {"nphotons": 1e9, "gridsize": gridsize, "N": N},
         "additional_parameters": {
             "size": size, "offset": offset, "outer_offset_train": outer_offset, "outer_offset_test": outer_offset,

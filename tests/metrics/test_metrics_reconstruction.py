@@ -46,7 +46,7 @@ def test_identical_objects() -> None:
 
 
 def reference_eval(pred: np.ndarray, gt: np.ndarray) -> dict:
-    """PtychoPINN's eval_reconstruction written out from the reference (offset 4, 'plane')."""
+    """PtychoPINN's eval_reconstruction written out from its definition in docs/metrics.md (offset 4, 'plane')."""
     gt, pred = gt[2:-2, 2:-2], pred[2:-2, 2:-2]
     a_t = np.abs(gt).astype(np.float32)
     a_p = np.abs(pred) * (np.mean(a_t) / np.mean(np.abs(pred)))

@@ -1,4 +1,4 @@
-"""The torch forward model against independent numpy formulas, the reference's numbers, and Parseval."""
+"""The torch forward model against independent numpy formulas, PtychoPINN's numbers, and Parseval."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from ptychostitch.simulate.probe import normalise
 
 
 def ideal_disk(n: int) -> np.ndarray:
-    """PtychoPINN's ideal-disk probe (gridlines-data.md section 4.1) after smooth:0.5 (section 4.2)."""
+    """PtychoPINN's ideal-disk probe (``ptycho/probe.py::get_default_probe``) after smooth:0.5 (docs/simulate.md#2-probe)."""
     w = gaussian(n, std=n / (0.7 * np.pi**2), sym=True)
     w /= w.max()
     disk = (np.outer(w, w) > 0.5).astype(np.float64)

@@ -57,7 +57,7 @@ def cut(objects: np.ndarray, config: SimulationConfig, outer_offset: int, rows: 
 
 
 def norm_of(objects: np.ndarray, config: SimulationConfig, outer_offset: int) -> float:
-    """Reference §5.2: mean over rows of the row's maximum raw amplitude."""
+    """PtychoPINN's ``norm_Y_I``: mean over rows of the row's maximum raw amplitude."""
     n_rows = len(objects) * ((config.size - (config.N + (config.gridsize - 1) * config.offset)) // (outer_offset // 2) + 1) ** 2
     patches = np.abs(cut(objects, config, outer_offset, np.arange(n_rows)))
     return float(patches.max(axis=(1, 2, 3)).mean())

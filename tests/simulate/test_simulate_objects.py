@@ -13,7 +13,7 @@ from ptychostitch.simulate.split import make_split
 
 
 def legacy_lines_objects(seed: int, size: int, count: int) -> list[np.ndarray]:
-    """Reference §3.1 as PtychoPINN runs it: global RNG, scalar draws, 3-channel filter, crop."""
+    """``ptycho/diffsim.py::mk_lines_img`` as PtychoPINN runs it: global RNG, scalar draws, 3-channel filter, crop."""
     saved = np.random.get_state()
     np.random.seed(seed)
     try:

@@ -1,4 +1,4 @@
-"""Planned shapes for the full-size configurations, against the reference tables (§5.1, §8.2, §9).
+"""Planned shapes for the full-size configurations, against PtychoPINN's (docs/geometry.md, docs/simulate.md#output-keys).
 
 Nothing is simulated: :func:`plan` is what the writer takes its headers from, and the end-to-end
 tests check that written files match their plan.
@@ -12,7 +12,7 @@ import pytest
 from ptychostitch.errors import InputError
 from ptychostitch.simulate import SimulationConfig, plan
 
-# (N, gridsize) -> train rows, test rows, ground-truth side, ground-truth origin (reference tables)
+# (N, gridsize) -> train rows, test rows, ground-truth side, ground-truth origin (PtychoPINN's values)
 REFERENCE = {
     (64, 1): (13778, 2178, 330, 27),
     (64, 2): (13448, 2178, 330, 29),

@@ -1,4 +1,4 @@
-"""Probe sources, transform pipeline modes, normalisation (reference §4) and probe-file errors."""
+"""Probe sources, transform pipeline modes, normalisation (docs/simulate.md#2-probe) and probe-file errors."""
 
 from __future__ import annotations
 
