@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from ptychostitch.errors import InputError
-from ptychostitch.stitchers.contract import Capability, StitchContext, Stitcher
+from ptychostitch.stitchers.contract import Capability, StitchContext, Stitcher, check_context
 from ptychostitch.stitchers.registry import Registry, get_registry
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,11 @@ def select(context: StitchContext, requested: str = "auto", *, registry: Registr
     if it can run, else an :class:`~ptychostitch.errors.InputError` states its reason. A
     capability check that raises, or answers with something other than a
     :class:`Capability`, counts as "cannot run" with that failure as the reason.
+
+    A malformed ``context`` (:func:`~ptychostitch.stitchers.contract.check_context`) is an
+    :class:`~ptychostitch.errors.InputError` before any stitcher is asked.
     """
+    check_context(context)
     if requested != "auto":
         stitcher = get(requested, registry=registry)
         verdict = _verdict(stitcher, context)
