@@ -259,7 +259,9 @@ def _frame_batches(context: StitchContext, batches: Iterable[PatchBatch]) -> Ite
     for batch in batches:
         patches = np.asarray(batch.patches)
         if patches.ndim != 4 or patches.shape[1:] != expected:
-            raise InputError(f"patch batch at row {batch.start}: expected shape (b, {expected[0]}, {expected[1]}, {expected[2]}), found {patches.shape}")
+            raise InputError(
+                f"patch batch at row {batch.start}: expected shape (b, {expected[0]}, {expected[1]}, {expected[2]}), found {patches.shape}"
+            )
         stop = batch.start + len(patches)
         if batch.start < done or stop > context.n_rows:
             raise InputError(

@@ -1,9 +1,10 @@
 """``tf-shift-sum``: PtychoPINN's TensorFlow position stitcher, in the ground-truth frame.
 
 Reproduces the semantics of PtychoPINN's ``ptycho/tf_helper.py::reassemble_position`` /
-``ptycho/tf_helper.py::shift_and_sum`` (TensorFlow): each patch is centre-cropped to ``M x M``, translated to its scan position by
-bilinear interpolation with zero fill, and the object is ``sum(patches) / sum(ones)``, the ones
-going through the same translation. Three things differ, on purpose:
+``ptycho/tf_helper.py::shift_and_sum`` (TensorFlow): each patch is centre-cropped to
+``M x M``, translated to its scan position by bilinear interpolation with zero fill, and the
+object is ``sum(patches) / sum(ones)``, the ones going through the same translation. Three
+things differ, on purpose:
 
 Frame
     Content lands at its position in the ground-truth frame (:mod:`ptychostitch.geometry`), not

@@ -1,7 +1,8 @@
 """``tf-style``: the grid-tiling stitch of PtychoPINN's TensorFlow grid-lines pipeline.
 
 Each scan window contributes the ``stride x stride`` block around its centre, tiled without
-overlap, times ``norm_Y_I`` (PtychoPINN's ``ptycho/workflows/grid_lines_workflow.py::stitch_predictions``). Unlike PtychoPINN, groups of
+overlap, times ``norm_Y_I`` (PtychoPINN's
+``ptycho/workflows/grid_lines_workflow.py::stitch_predictions``). Unlike PtychoPINN, groups of
 ``gridsize > 1`` are placed correctly: channel ``(i, j)`` of a group is cropped at rows
 ``gt_origin - offset*i`` (columns likewise with ``j``), so every channel covers the same tile,
 and the tile is the mean of the channels. PtychoPINN tiles the channels side by side instead,
