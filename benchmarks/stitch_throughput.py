@@ -2,13 +2,14 @@
 
 References, each streaming the same patches from the same memory-mapped ``.npy`` file:
 
-(a) ``shift-and-sum``: PtychoPINN's ``reassemble_position``/``shift_and_sum``: every patch, and
-    a ones image, is zero-padded to the whole canvas (``P = N + 2·pad``, ``pad`` = the largest
+(a) ``shift-and-sum``: PtychoPINN's ``ptycho/tf_helper.py::reassemble_position`` /
+    ``ptycho/tf_helper.py::shift_and_sum``: every patch, and a ones image, is zero-padded to
+    the whole canvas (``P = N + 2·pad``, ``pad`` = the largest
     offset from the scan's centre of mass, made even), the whole padded canvas is translated
     bilinearly with zero fill (four weighted shifted copies, NumPy), and chunks of 32 are summed
     (fewer when two stacks of 32 padded canvases would pass 1 GiB); result = sum / (1e-9 + ones
-    sum). Done with torch ``affine_grid`` + ``grid_sample`` (PtychoPINN's torch ``Translation``)
-    the same translation ran 3x slower here, so the faster form is the baseline. Its cost grows
+    sum). It is the faster of this and the same translation done with torch ``affine_grid`` +
+    ``grid_sample`` (PtychoPINN's torch ``Translation``; ``docs/torch-mmap.md``). Its cost grows
     with the canvas, so it is timed on the first patches of each scan (at least one chunk,
     about ``--slow-seconds``) and reported per patch.
 (b) ``numpy-loop``: a plain NumPy loop over patches doing the four-corner bilinear splat with
@@ -25,8 +26,7 @@ the same number of patches at uniformly random sub-pixel positions in the same f
 random order (per-patch bilinear footprints). torch-mmap runs with its compiled (numba)
 kernels, and, in their own column, with the NumPy kernels used when numba is not installed.
 Rates are steady-state: the best of ``--repeats`` runs in one process, so numba's one-time load
-(about 0.65 s per process) is not in them. Whole patches are stitched (no crop), uniform
-weights, CPU.
+is not in them. Whole patches are stitched (no crop), uniform weights, CPU.
 
 Run: ``python benchmarks/stitch_throughput.py`` (full table, several minutes) or with
 ``--sizes 1000 --N 64`` for a quick look.
@@ -46,8 +46,7 @@ import torch
 from _common import PatchFile, Scan, best_time, free_disk_gb, grid_scan, scattered_scan, stream, write_patch_file
 
 from ptychostitch.stitchers import StitchContext, get
-from ptychostitch.stitchers import torch_mmap as torch_mmap_module
-from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher
+from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher, kernels
 
 CHUNK = 32
 CHUNK_BYTES = 1 << 30
@@ -179,7 +178,7 @@ def run(n: int, sizes: list[int], step: int, repeats: int, slow_seconds: float, 
             t_read = best_time(lambda: read_only(patches, count), repeats)
             t_grid = best_time(lambda: torch_mmap(patches, grid, count, n), repeats)
             t_scat = best_time(lambda: torch_mmap(patches, scattered, count, n), repeats)
-            with mock.patch.object(torch_mmap_module, "compiled_kernels", lambda: None):
+            with mock.patch.object(kernels, "compiled_kernels", lambda: None):
                 t_grid_np = best_time(lambda: torch_mmap(patches, grid, count, n), 1)
                 t_scat_np = best_time(lambda: torch_mmap(patches, scattered, count, n), 1)
             (r_loop, agree), (r_loop_scat, agree_scat) = (loop_against_ours(patches, scan, count, n) for scan in (grid, scattered))

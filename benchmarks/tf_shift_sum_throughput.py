@@ -3,7 +3,7 @@
 Both stitch the same patches (N=64, centre crop M=32, a square grid with a 10 px step and a
 seeded subpixel jitter) onto the same canvas: PtychoPINN's own, square, centred on the scan's
 centre of mass, side ``M + 2*even(ceil(max|pos - com|))``. The baseline follows
-``reassemble_position``: a ``tf.while_loop`` over chunks of 32 crops, each zero-padded to the
+PtychoPINN's ``ptycho/tf_helper.py::reassemble_position``: a ``tf.while_loop`` over chunks of 32 crops, each zero-padded to the
 whole canvas, translated with ``ImageProjectiveTransformV3`` (bilinear, zero fill) and summed.
 It carries (real, imaginary, ones) as three channels of one pass, where PtychoPINN makes two
 passes (object, then ones), so it is if anything favoured. The script also prints the largest
@@ -28,8 +28,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from ptychostitch.geometry import crop_window  # noqa: E402
 from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions  # noqa: E402
-from ptychostitch.stitchers.tf_shift_sum import TfShiftSumStitcher, crop_start  # noqa: E402
+from ptychostitch.stitchers.tf_shift_sum import TfShiftSumStitcher  # noqa: E402
 
 N, M, STEP, CHUNK = 64, 32, 10, 32
 
@@ -68,7 +69,7 @@ def shift_and_sum(crops: tf.Tensor, adj: tf.Tensor, pad: tf.Tensor) -> tf.Tensor
 
 def baseline(patches: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """``reassemble_position``: crop, recentre on the scan centre of mass, shift-and-sum, divide."""
-    s = crop_start(N, M)
+    s, _ = crop_window(N, M)
     crop = patches[:, s : s + M, s : s + M, 0]
     stacked = np.stack([crop.real, crop.imag, np.ones_like(crop.real)], axis=-1).astype(np.float32)
     adj = (pos[:, 0, :] - pos[:, 0, :].mean(axis=0)).astype(np.float32)

@@ -17,6 +17,25 @@ Frame
     Positions live in the *ground-truth frame*: ``(0, 0)`` is the centre of pixel
     ``YY_ground_truth[0, 0]``. An object's own frame (``YY_full[i]``) differs from it by the
     crop origin :attr:`GridLayout.gt_origin`.
+Central crop (PtychoPINN's ``M``; :func:`crop_window`)
+    A crop of side ``M`` keeps patch rows (and columns) ``N//2 - M//2 .. N//2 - M//2 + M - 1``:
+    PtychoPINN's start index (``ptycho/tf_helper.py::shift_and_sum`` keeps
+    ``[N//2 - M//2 : N//2 + M//2]``), and exactly ``M`` pixels, so an odd ``M`` works too
+    (PtychoPINN keeps ``2*(M//2)``). Kept pixels stay where they land without the crop. The
+    kept window's centre, ``N//2 - M//2 + (M-1)/2``, sits relative to the position (the patch
+    centre ``(N-1)/2``) at:
+
+    ========  ========  =====================================
+    ``N``     ``M``     window centre minus position (pixels)
+    ========  ========  =====================================
+    even      even      0
+    odd       odd       0
+    even      odd       +1/2 (towards higher indices)
+    odd       even      -1/2 (towards lower indices)
+    ========  ========  =====================================
+
+    With ``N - M`` odd no ``M``-pixel window is centred; this rule decides the half pixel once,
+    for every stitcher.
 
 Grid-lines geometry (reference: PtychoPINN grid-lines simulator)
 ----------------------------------------------------------------
@@ -47,6 +66,34 @@ def top_left(position: np.ndarray, n: int) -> np.ndarray:
         Patch side in pixels.
     """
     return np.asarray(position, dtype=np.float64) - (n - 1) / 2.0
+
+
+def crop_window(n: int, m: int | None) -> tuple[int, int]:
+    """The kept window of a central crop: first kept patch row (and column), and its side.
+
+    Parameters
+    ----------
+    n : int
+        Patch side in pixels.
+    m : int or None
+        Crop side in pixels (``1 <= m <= n``); None keeps the whole patch.
+
+    Returns
+    -------
+    (int, int)
+        ``(start, size)``: patch rows and columns ``start .. start + size - 1`` are kept,
+        ``start = n//2 - m//2`` and ``size = m`` (``(0, n)`` for None); see the module notes.
+
+    Raises
+    ------
+    InputError
+        ``m`` is not between 1 and ``n``.
+    """
+    if m is None:
+        return 0, n
+    if not 1 <= m <= n:
+        raise InputError(f"crop {m} must be between 1 and the patch size N={n}")
+    return n // 2 - m // 2, m
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The patch stream: the one type every stage hands on, from the model (or a predictions file) to a stitcher.
 
 A stream is an iterable of :class:`PatchBatch` es holding consecutive rows, in increasing row
-order, each row once. This module sits below every other part so that any of them may import it.
+order, each row once. Stitchers read it through :func:`ptychostitch.stitchers.frame_batches`,
+which checks each batch and keeps only the rows of the object in the ground-truth frame. This
+module sits below every other part so that any of them may import it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ptychostitch.data import load_gridlines
 from ptychostitch.runner.context import stitch_context
-from ptychostitch.stitchers import available, guard
+from ptychostitch.stitchers import available, check_context, guard
 from ptychostitch.stitchers.registry import get_registry
 
 NAME = "stitchers"
@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     reg = get_registry()
     context = stitch_context(load_gridlines(args.test_npz)) if args.test_npz is not None else None
+    if context is not None:
+        check_context(context)  # the check selection makes before asking any stitcher
     rows: list[dict[str, object]] = []
     for name, stitcher in available().items():
         found = reg.stitchers[name]

@@ -2,7 +2,9 @@
 
 - :mod:`~ptychostitch.stitchers.contract`: what a stitcher is given (:class:`StitchContext`,
   :class:`StitchOptions`, the patch stream of :class:`PatchBatch` es), what it returns
-  (:class:`StitchResult`, :class:`Capability`) and the :class:`Stitcher` protocol itself;
+  (:class:`StitchResult`, :class:`Capability`), the :class:`Stitcher` protocol itself, and the
+  checks every stitcher shares (:func:`check_context`; :func:`frame_batches` yields the
+  :class:`FrameBatch` es of ``frame_rows``);
 - :mod:`~ptychostitch.stitchers.registry`: the stitchers that plugins register through pluggy
   entry points (group ``ptychostitch``, hook ``register_stitchers``; :mod:`ptychostitch.plugins`);
 - :mod:`~ptychostitch.stitchers.selection`: :func:`select` picks one for a dataset: ``auto`` takes
@@ -11,11 +13,22 @@
 - the built-in stitchers, each registered through the same entry-point group.
 """
 
-from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, Stitcher, StitchOptions, StitchResult
+from ptychostitch.stitchers.contract import (
+    Capability,
+    FrameBatch,
+    PatchBatch,
+    StitchContext,
+    Stitcher,
+    StitchOptions,
+    StitchResult,
+    check_context,
+    frame_batches,
+)
 from ptychostitch.stitchers.selection import Selection, available, get, select
 
 __all__ = [
     "Capability",
+    "FrameBatch",
     "PatchBatch",
     "Selection",
     "StitchContext",
@@ -23,6 +36,8 @@ __all__ = [
     "StitchResult",
     "Stitcher",
     "available",
+    "check_context",
+    "frame_batches",
     "get",
     "select",
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ptychostitch.errors import InputError
 from ptychostitch.stitchers import guard
-from ptychostitch.stitchers.contract import StitchContext, Stitcher
+from ptychostitch.stitchers.contract import StitchContext, Stitcher, check_context
 from ptychostitch.stitchers.registry import Registry, get_registry
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,11 @@ def select(context: StitchContext, requested: str = "auto", *, registry: Registr
     :class:`Capability` (:func:`ptychostitch.stitchers.guard.capability`) counts as "cannot run"
     with that failure as the reason; for a stitcher requested by name it is a
     :class:`~ptychostitch.errors.PluginFault`.
+
+    A malformed ``context`` (:func:`~ptychostitch.stitchers.contract.check_context`) is an
+    :class:`~ptychostitch.errors.InputError` before any stitcher is asked.
     """
+    check_context(context)
     if requested != "auto":
         stitcher = get(requested, registry=registry)
         verdict, fault = guard.capability(stitcher, context, registry=registry)

@@ -1,9 +1,10 @@
 """``tf-shift-sum``: PtychoPINN's TensorFlow position stitcher, in the ground-truth frame.
 
-Reproduces the semantics of PtychoPINN's ``reassemble_position`` / ``shift_and_sum``
-(TensorFlow): each patch is centre-cropped to ``M x M``, translated to its scan position by
-bilinear interpolation with zero fill, and the object is ``sum(patches) / sum(ones)``, the ones
-going through the same translation. Three things differ, on purpose:
+Reproduces the semantics of PtychoPINN's ``ptycho/tf_helper.py::reassemble_position`` /
+``ptycho/tf_helper.py::shift_and_sum`` (TensorFlow): each patch is centre-cropped to
+``M x M``, translated to its scan position by bilinear interpolation with zero fill, and the
+object is ``sum(patches) / sum(ones)``, the ones going through the same translation. Three
+things differ, on purpose:
 
 Frame
     Content lands at its position in the ground-truth frame (:mod:`ptychostitch.geometry`), not
@@ -15,8 +16,9 @@ Cost
     ``O(chunk * M**2 + H * W)`` memory, instead of padding every patch to the whole canvas.
 Odd crops
     The crop keeps ``M`` pixels starting at PtychoPINN's index ``N//2 - M//2`` for every ``M``
-    (see :func:`crop_start`). PtychoPINN keeps ``2*(M//2)`` pixels, so an odd ``M`` loses a row
-    and column and then fails on a shape mismatch.
+    (:func:`ptychostitch.geometry.crop_window`, the crop rule of every stitcher). PtychoPINN
+    keeps ``2*(M//2)`` pixels, so an odd ``M`` loses a row and column and then fails on a shape
+    mismatch.
 
 Precision: footprints are computed in float32 (the patches are complex64, so nothing more is
 there to keep) and accumulated in a float64 frame, so the rounding error of the sums does not
@@ -41,8 +43,8 @@ import numpy as np
 
 from ptychostitch import hookimpl
 from ptychostitch.errors import InputError
-from ptychostitch.geometry import top_left
-from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult
+from ptychostitch.geometry import crop_window, top_left
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +70,6 @@ def _tensorflow() -> _TensorFlow:
         return _TensorFlow(None, f"tensorflow failed to import: {exc!r}")
     except Exception as exc:  # noqa: BLE001 - a broken installation is reported, not raised
         return _TensorFlow(None, f"tensorflow failed to import: {exc!r}")
-
-
-def crop_start(n: int, m: int) -> int:
-    """First patch row (and column) kept by a centre crop of side ``m`` from a patch of side ``n``.
-
-    PtychoPINN's start index ``n//2 - m//2``. For even ``n`` and even ``m`` the crop's centre is
-    the patch's geometric centre ``(n-1)/2``; when ``n - m`` is odd no ``m``-pixel window is
-    centred, and this one's centre is half a pixel from it (towards higher indices for even
-    ``n``). Placement is unaffected: every kept pixel lands where it lands without the crop.
-    """
-    return n // 2 - m // 2
 
 
 @functools.cache
@@ -172,55 +163,33 @@ class TfShiftSumStitcher:
                 False,
                 f"only uniform weights (PtychoPINN's shift_and_sum divides by translated ones); weighting {options.weighting!r} is not supported",
             )
-        crop = context.N if options.crop is None else options.crop
-        if not 1 <= crop <= context.N:
-            return Capability(False, f"crop must be between 1 and N={context.N}, found {options.crop}")
-        positions = context.positions
-        if positions is None:
+        if context.positions is None:
             return Capability(False, "needs scan positions (coords_offsets or xcoords/ycoords)")
-        expected = (context.n_rows, context.channels, 2)
-        if positions.shape != expected:
-            return Capability(False, f"positions have shape {positions.shape}, expected {expected}")
-        rows = context.frame_rows
-        if rows.step != 1 or rows.start < 0 or rows.stop > context.n_rows:
-            return Capability(False, f"frame rows {rows} are not a contiguous part of the {context.n_rows} rows")
-        if not np.all(np.isfinite(positions[rows.start : rows.stop])):
-            return Capability(False, "some positions of the ground-truth object are not finite")
+        crop = context.N if options.crop is None else options.crop
         return Capability(
             True,
-            f"{len(rows) * context.channels} positioned patches, crop {crop} px, bilinear, uniform weights",
+            f"{len(context.frame_rows) * context.channels} positioned patches, crop {crop} px, bilinear, uniform weights",
         )
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
         tf = _tensorflow().module
         if tf is None:
             raise InputError(f"stitcher {self.name!r} cannot run: {_tensorflow().problem}")
+        stream = frame_batches(context, batches)
         positions = context.positions
         assert positions is not None, "capability() was not checked"
-        n, channels = context.N, context.channels
-        m = n if context.options.crop is None else context.options.crop
-        start = crop_start(n, m)
+        n = context.N
+        start, m = crop_window(n, context.options.crop)
         h, w = context.frame_shape
         kernel = _footprint_kernel(tf)
         canvas = tf.Variable(tf.zeros((h * w, 3), tf.float64))
         shape = tf.constant([h, w], tf.int64)
         chunk = max(1, self.chunk_pixels // (m + 1) ** 2)
-        first, last = context.frame_rows.start, context.frame_rows.stop
         placed = 0
-        for batch in batches:
-            patches = np.asarray(batch.patches)
-            if patches.shape[1:] != (n, n, channels):
-                raise InputError(
-                    f"patch batch at row {batch.start}: expected shape (b, {n}, {n}, {channels}), found {patches.shape}"
-                )
-            if batch.stop > context.n_rows:
-                raise InputError(f"patch batch ends at row {batch.stop} but the stream has {context.n_rows} rows")
-            lo, hi = max(batch.start, first), min(batch.stop, last)
-            if lo >= hi:
-                continue
-            crops = patches[lo - batch.start : hi - batch.start, start : start + m, start : start + m, :]
+        for part in stream:
+            crops = part.patches[:, start : start + m, start : start + m, :]
             crops = np.moveaxis(crops, -1, 1).reshape(-1, m, m).astype(np.complex64, copy=False)
-            corner = top_left(positions[lo:hi].reshape(-1, 2), n) + start
+            corner = top_left(positions[part.start : part.stop].reshape(-1, 2), n) + start
             origin = np.floor(corner)
             frac = corner - origin
             for k in range(0, len(crops), chunk):

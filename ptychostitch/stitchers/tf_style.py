@@ -1,11 +1,12 @@
 """``tf-style``: the grid-tiling stitch of PtychoPINN's TensorFlow grid-lines pipeline.
 
 Each scan window contributes the ``stride x stride`` block around its centre, tiled without
-overlap, times ``norm_Y_I`` (PtychoPINN ``stitch_predictions``). Unlike PtychoPINN, groups of
+overlap, times ``norm_Y_I`` (PtychoPINN's
+``ptycho/workflows/grid_lines_workflow.py::stitch_predictions``). Unlike PtychoPINN, groups of
 ``gridsize > 1`` are placed correctly: channel ``(i, j)`` of a group is cropped at rows
 ``gt_origin - offset*i`` (columns likewise with ``j``), so every channel covers the same tile,
 and the tile is the mean of the channels. PtychoPINN tiles the channels side by side instead,
-which gives a checkerboard (TORCH-GS2-STITCH-001).
+which gives a checkerboard.
 
 Needs the regular-grid layout (grid-lines metadata); ignores positions. Only uniform weights.
 """
@@ -17,7 +18,7 @@ from typing import Iterable
 import numpy as np
 
 from ptychostitch import hookimpl
-from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches
 
 
 class TfStyleStitcher:
@@ -53,17 +54,12 @@ class TfStyleStitcher:
         starts = [grid.gt_origin - grid.offset * i for i in range(g)]
         canvas = np.zeros((m, s, m, s), dtype=np.complex128)
         coverage = np.zeros((m, s, m, s), dtype=np.float32)
-        first, last = context.frame_rows.start, context.frame_rows.stop
-        for batch in batches:
-            lo, hi = max(batch.start, first), min(batch.stop, last)
-            if lo >= hi:
-                continue
-            patches = np.asarray(batch.patches)[lo - batch.start : hi - batch.start]
-            tiles = np.zeros((hi - lo, s, s), dtype=np.complex128)
+        for part in frame_batches(context, batches):
+            tiles = np.zeros((len(part.patches), s, s), dtype=np.complex128)
             for ch in range(g * g):
                 i, j = divmod(ch, g)
-                tiles += patches[:, starts[i] : starts[i] + s, starts[j] : starts[j] + s, ch]
-            r, c = np.divmod(np.arange(lo, hi) - first, m)
+                tiles += part.patches[:, starts[i] : starts[i] + s, starts[j] : starts[j] + s, ch]
+            r, c = np.divmod(part.offset + np.arange(len(part.patches)), m)
             canvas[r, :, c, :] = tiles / (g * g)
             coverage[r, :, c, :] = g * g
         obj = (canvas.reshape(m * s, m * s) * context.norm_Y_I).astype(np.complex64)

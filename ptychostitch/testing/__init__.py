@@ -22,6 +22,10 @@ first rule broken. The rules:
   weights and no crop, every footprint pixel covered;
 - feeding the same rows in batches of other sizes gives the same answer, and the patch arrays
   handed to ``stitch`` are not modified;
+- the crop rule (:func:`ptychostitch.geometry.crop_window`): with patches that *disagree* where
+  they overlap, at whole-pixel positions, and an odd crop of an even patch (so no window is
+  centred and the rule decides the half pixel), the covered pixels are those of the windows
+  that rule keeps, where they land, and a pixel under one such window holds its value;
 - ``capability`` answers with a :class:`~ptychostitch.stitchers.Capability` and a reason, refuses
   a context where nothing says where patches go, and accepts at least one oracle case.
 
@@ -41,7 +45,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from ptychostitch.geometry import GridLayout
+from ptychostitch.geometry import GridLayout, crop_window, top_left
 from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, Stitcher, StitchOptions, StitchResult, why_not_a_stitcher
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,8 @@ _SCATTER_TOP_LEFTS = (
     (5, 5), (8, 12), (12, 26), (20, 3), (22, 18), (15, 30),
 )  # fmt: skip
 _BATCH_SIZES = (1, 5, 2, 11)
+_ODD_CROP = 7
+"""Crop of the crop-rule cases: ``N - M`` odd, so no ``M``-pixel window is centred on the position."""
 _CONSTANT = np.complex64(0.8 * np.exp(0.6j))
 _OTHER_CONSTANT = np.complex64(3.0 * np.exp(-2.0j))
 
@@ -348,6 +354,65 @@ def check_stitcher(stitcher: Stitcher, *, gridsizes: Sequence[int] = (1, 2)) -> 
             f"stitcher {stitcher.name!r} refuses every check_stitcher case, so nothing could be checked: "
             + "; ".join(f"{name}: {why}" for name, why in refused.items())
         )
+    for case in _crop_rule_cases(gridsizes):
+        if _capability(stitcher, case.context, case.name).ok:
+            _check_crop_rule(stitcher, case)
+            log.info("stitcher %r passed case %r", stitcher.name, case.name)
+
+
+def _crop_rule_cases(gridsizes: Sequence[int]) -> list[OracleCase]:
+    """Grid and scattered cases with the odd crop :data:`_ODD_CROP` and patches that disagree where they overlap."""
+    cases = []
+    for g in gridsizes:
+        for build in (grid_case, scattered_case):
+            case = build(g, StitchOptions(crop=_ODD_CROP))
+            cases.append(replace(case, name=f"crop rule {case.name}", patches=_disagreeing(case)))
+    return cases
+
+
+def _disagreeing(case: OracleCase) -> np.ndarray:
+    """Patches whose pixel ``(a, b)`` of channel ``c`` of row ``r`` depends on ``(r, c)`` and on ``(a, b)``.
+
+    Rows outside ``frame_rows`` hold a far-off value, so a leak shows too.
+    """
+    rows, n, _, channels = case.patches.shape
+    patch = (np.arange(rows)[:, None] * channels + np.arange(channels)[None, :])[:, None, None, :]
+    a, b = np.arange(n)[None, :, None, None], np.arange(n)[None, None, :, None]
+    values = (1.0 + 0.05 * (patch % 11) + 0.01 * a) + 1j * (0.5 + 0.013 * b - 0.03 * (patch % 7))
+    frame = case.context.frame_rows
+    outside = np.ones(rows, bool)
+    outside[frame.start : frame.stop] = False
+    values[outside] = 100.0
+    return values.astype(np.complex64)
+
+
+def _check_crop_rule(stitcher: Stitcher, case: OracleCase) -> None:
+    """Covered pixels are those of the kept windows; a pixel under exactly one holds that window's value.
+
+    Where windows overlap, how a stitcher combines them (mean, median, ...) is its own business.
+    """
+    label = f"stitcher {stitcher.name!r}, case {case.name!r}"
+    context = case.context
+    start, size = crop_window(context.N, context.options.crop)
+    height, width = context.frame_shape
+    total = np.zeros((height, width), np.complex128)
+    count = np.zeros((height, width), np.int64)
+    rows = context.frame_rows
+    corners = np.rint(top_left(context.positions[rows.start : rows.stop], context.N)).astype(np.int64) + start  # type: ignore[index]
+    for k, row in enumerate(rows):
+        for channel, (y, x) in enumerate(corners[k]):
+            y0, y1, x0, x1 = max(y, 0), min(y + size, height), max(x, 0), min(x + size, width)
+            if y0 < y1 and x0 < x1:
+                total[y0:y1, x0:x1] += case.patches[row, start + y0 - y : start + y1 - y, start + x0 - x : start + x1 - x, channel]
+                count[y0:y1, x0:x1] += 1
+    result = _stitch(stitcher, case, case.patches, None, label)
+    rule = f"a crop of M={size} keeps patch rows and columns {start} .. {start + size - 1} (ptychostitch.geometry.crop_window), where they land"
+    differ = (result.coverage > 0) != (count > 0)
+    if differ.any():
+        raise AssertionError(
+            f"{label}: {rule}, but {int(differ.sum())} pixels are covered differently from those windows, e.g. (y, x) = {_first(differ)}"
+        )
+    _assert_object(result, total * context.norm_Y_I, label, f"{rule}: a pixel under one kept window must hold its value", where=count == 1)
 
 
 def _check_case(stitcher: Stitcher, case: OracleCase) -> None:
@@ -429,8 +494,9 @@ def _stitch(stitcher: Stitcher, case: OracleCase, patches: np.ndarray, sizes: Se
     return result
 
 
-def _assert_object(result: StitchResult, expected: np.ndarray, label: str, rule: str) -> None:
-    covered = result.coverage > 0
+def _assert_object(result: StitchResult, expected: np.ndarray, label: str, rule: str, where: np.ndarray | None = None) -> None:
+    """``result.object`` is ``expected`` (within the tolerances) over ``where``, by default every covered pixel."""
+    covered = result.coverage > 0 if where is None else where
     got, want = result.object[covered], expected[covered]
     wrong = np.abs(got - want) > ATOL + RTOL * np.abs(want)
     if wrong.any():

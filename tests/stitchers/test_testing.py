@@ -11,13 +11,13 @@ from typing import Iterable
 import numpy as np
 import pytest
 
-from ptychostitch.geometry import top_left
+from ptychostitch.geometry import crop_window, top_left
 from ptychostitch.stitchers import Capability, PatchBatch, StitchContext, StitchResult
 from ptychostitch.testing import check_stitcher, cut_patches, grid_case, oracle_cases, scattered_case, smooth_object
 
 
 class MeanStitcher:
-    """Uniform mean of whole-pixel patches; ``defect`` plants one known mistake."""
+    """Uniform mean of the kept windows of whole-pixel patches; ``defect`` plants one known mistake."""
 
     name = "test-mean"
     priority = 0
@@ -32,8 +32,8 @@ class MeanStitcher:
             return Capability(True, "always")
         if context.positions is None or self.defect == "refuses everything":
             return Capability(False, "needs positions")
-        if context.options.weighting != "uniform" or context.options.crop is not None:
-            return Capability(False, "uniform weights, whole patches only")
+        if context.options.weighting != "uniform":
+            return Capability(False, "uniform weights only")
         corners = top_left(context.positions, context.N)
         if not np.array_equal(corners, np.rint(corners)):
             return Capability(False, "needs whole-pixel corners")
@@ -41,12 +41,14 @@ class MeanStitcher:
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
         height, width = context.frame_shape
-        n = context.N
+        start, size = crop_window(context.N, context.options.crop)
+        if self.defect == "crop window at (N-M)//2":
+            start = (context.N - size) // 2
         total = np.zeros((height, width), np.complex128)
         count = np.zeros((height, width), np.float64)
         rows = range(context.n_rows) if self.defect == "ignores frame_rows" else context.frame_rows
-        shift = n / 2.0 if self.defect == "centre at N/2" else (n - 1) / 2.0
-        corners = np.floor(context.positions - shift).astype(int)  # type: ignore[operator]
+        shift = context.N / 2.0 if self.defect == "centre at N/2" else (context.N - 1) / 2.0
+        corners = np.floor(context.positions - shift).astype(int) + start  # type: ignore[operator]
         if self.defect == "swaps y and x":
             corners = corners[..., ::-1]
         for batch in batches:
@@ -56,18 +58,19 @@ class MeanStitcher:
                 batch = PatchBatch(batch.start + 1, batch.patches[1:])
             if self.defect == "modifies its input":
                 batch.patches[:, 0, 0] += 1
-            for k, patch in enumerate(batch.patches):
+            for k, whole in enumerate(batch.patches):
                 if batch.start + k not in rows:
                     continue
+                patch = whole[start : start + size, start : start + size]
                 for ch, (y, x) in enumerate(corners[batch.start + k]):
                     if self.defect == "wraps around the edge":
-                        idx = np.ix_((y + np.arange(n)) % height, (x + np.arange(n)) % width)
+                        idx = np.ix_((y + np.arange(size)) % height, (x + np.arange(size)) % width)
                         np.add.at(total, idx, patch[..., ch])
                         np.add.at(count, idx, 1)
                         continue
-                    if self.defect == "drops edge patches" and (y < 0 or x < 0 or y + n > height or x + n > width):
+                    if self.defect == "drops edge patches" and (y < 0 or x < 0 or y + size > height or x + size > width):
                         continue
-                    y0, y1, x0, x1 = max(y, 0), min(y + n, height), max(x, 0), min(x + n, width)
+                    y0, y1, x0, x1 = max(y, 0), min(y + size, height), max(x, 0), min(x + size, width)
                     if y0 < y1 and x0 < x1:
                         total[y0:y1, x0:x1] += patch[y0 - y : y1 - y, x0 - x : x1 - x, ch]
                         count[y0:y1, x0:x1] += 1
@@ -101,6 +104,7 @@ def test_a_correct_stitcher_passes() -> None:
         ("accepts everything", "neither positions nor a grid layout"),
         ("refuses everything", "refuses every check_stitcher case"),
         ("capability raises", "capability raised RuntimeError"),
+        ("crop window at (N-M)//2", r"crop of M=7 keeps patch rows and columns 5 \.\. 11"),
     ],
 )
 def test_each_planted_defect_is_caught(defect: str, message: str) -> None:

@@ -26,7 +26,7 @@ from ptychostitch import plugins
 from ptychostitch.errors import InputError
 from ptychostitch.geometry import GridLayout, top_left
 from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions, registry, select
-from ptychostitch.stitchers.tf_shift_sum import TfShiftSumStitcher, _footprint_kernel, crop_start
+from ptychostitch.stitchers.tf_shift_sum import TfShiftSumStitcher, _footprint_kernel
 
 QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -69,6 +69,11 @@ def splat_oracle(crops: np.ndarray, corners: np.ndarray, shape: tuple[int, int])
                 den[sl] += wy * wx
     frame = np.s_[-lo : -lo + shape[0], -lo : -lo + shape[1]]
     return num[frame], den[frame]
+
+
+def crop_start(n: int, m: int) -> int:
+    """First kept patch row of a central crop: PtychoPINN's start index (``shift_and_sum``), m pixels from it."""
+    return n // 2 - m // 2
 
 
 def crops_and_corners(patches: np.ndarray, positions: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -247,11 +252,17 @@ def test_capability_reasons() -> None:
     probe = s.capability(StitchContext(positions=pos, options=StitchOptions(weighting="probe"), **base))
     assert not probe.ok and "uniform" in probe.reason
     assert "positions" in s.capability(StitchContext(**base)).reason
-    assert "shape" in s.capability(StitchContext(positions=np.zeros((3, 1, 2)), **base)).reason
-    assert "crop" in s.capability(StitchContext(positions=pos, options=StitchOptions(crop=17), **base)).reason
+
+    def refused(ctx: StitchContext) -> str:  # malformed contexts: refused by the contract before any capability
+        with pytest.raises(InputError) as raised:
+            select(ctx, "tf-shift-sum")
+        return str(raised.value)
+
+    assert "shape" in refused(StitchContext(positions=np.zeros((3, 1, 2)), **base))
+    assert "crop" in refused(StitchContext(positions=pos, options=StitchOptions(crop=17), **base))
     nan = pos.copy()
     nan[1, 2, 0] = np.nan
-    assert "finite" in s.capability(StitchContext(positions=nan, **base)).reason
+    assert "finite" in refused(StitchContext(positions=nan, **base))
 
 
 def test_bad_batch_shape_is_a_one_line_input_error() -> None:

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from ptychostitch.errors import InputError
 from ptychostitch.geometry import GridLayout
-from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions, select, torch_mmap
+from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions, select
 from ptychostitch.stitchers.tf_style import TfStyleStitcher
-from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher
+from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher, kernels, placement
+from ptychostitch.stitchers.torch_mmap.kernels.torch_kernels import TorchKernels
+from ptychostitch.stitchers.torch_mmap.placement import Placement
 from ptychostitch.testing.files import grid_patches, smooth_object
 
 RTOL = 1e-5
@@ -34,9 +37,9 @@ RTOL = 1e-5
 def cpu_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run every test with the compiled kernels and with the NumPy kernels (no numba)."""
     if request.param == "numpy":
-        monkeypatch.setattr(torch_mmap, "compiled_kernels", lambda: None)
+        monkeypatch.setattr(kernels, "compiled_kernels", lambda: None)
     else:
-        assert torch_mmap.compiled_kernels() is not None, "numba is part of the test set-up (ptychostitch[fast])"
+        assert kernels.compiled_kernels() is not None, "numba is part of the test set-up (ptychostitch[fast])"
     return request.param
 
 
@@ -73,7 +76,7 @@ def reference(patches: np.ndarray, positions: np.ndarray, frame: tuple[int, int]
     n = patches.shape[1]
     keep = np.zeros((n, n), bool)
     m = crop or n
-    s = (n - m) // 2
+    s = n // 2 - m // 2  # the crop rule: PtychoPINN's start index, m pixels
     keep[s : s + m, s : s + m] = True
     w = np.ones((n, n)) if weights is None else weights.astype(np.float64)
     y, x = pixel_coords(positions, n)
@@ -220,7 +223,7 @@ def test_shared_fraction_placement_matches_definition_and_footprints(shift: tupl
     scale = np.abs(expected[covered]).max()
     np.testing.assert_allclose(shared.object[covered], expected[covered], rtol=0, atol=RTOL * scale)
     np.testing.assert_allclose(shared.coverage, den, rtol=RTOL, atol=1e-6)
-    monkeypatch.setattr(torch_mmap, "MAX_SHARED_FRACTIONS", 0)
+    monkeypatch.setattr(placement, "MAX_SHARED_FRACTIONS", 0)
     footprints = stitch(ctx, patches)
     np.testing.assert_allclose(footprints.object, shared.object, rtol=0, atol=RTOL * scale)
     np.testing.assert_allclose(footprints.coverage, shared.coverage, rtol=RTOL, atol=1e-6)
@@ -282,9 +285,9 @@ def test_cpu_result_does_not_depend_on_the_number_of_threads(threads: int, monke
     positions = scattered(rng, 80, 4, frame, n, integer=False)
     patches = (rng.normal(size=(80, n, n, 4)) + 1j * rng.normal(size=(80, n, n, 4))).astype(np.complex64)
     ctx = context(positions, frame, n)
-    monkeypatch.setattr(torch_mmap, "_threads", lambda: 1)
+    monkeypatch.setattr(kernels, "_threads", lambda: 1)
     single = stitch(ctx, patches)
-    monkeypatch.setattr(torch_mmap, "_threads", lambda: threads)
+    monkeypatch.setattr(kernels, "_threads", lambda: threads)
     several = stitch(ctx, patches)
     assert np.array_equal(several.object, single.object) and np.array_equal(several.coverage, single.coverage)
 
@@ -294,7 +297,7 @@ def test_row_bands_tile_the_canvas_and_share_the_footprints() -> None:
     n, frame = 16, (200, 40)
     positions = scattered(rng, 400, 1, frame, n, integer=False)
     positions[:300, :, 0] = rng.uniform(0, 30, size=(300, 1))  # three quarters of the scan in the top rows
-    plan = torch_mmap._Placement.build(context(positions, frame, n), torch_mmap._device("cpu"))
+    plan = Placement.build(context(positions, frame, n), shared_fractions=True)
     height = frame[0] + 2 * plan.margin
     for count in (1, 2, 3, 4):
         bands = plan.bands(height, count)
@@ -338,19 +341,26 @@ def test_agrees_with_tf_style_on_gridsize1_grid_lines() -> None:
 # --- capability, registration, input checks ------------------------------------------------------
 
 def test_capability_reasons_are_readable() -> None:
+    """What torch-mmap refuses itself, and what the contract refuses before asking it (same words)."""
     pos = np.zeros((4, 1, 2))
     base = dict(N=16, gridsize=1, n_rows=4, frame_shape=(20, 20), frame_rows=range(4))
     check = TorchMmapStitcher().capability
+
+    def refused(ctx: StitchContext) -> str:
+        with pytest.raises(InputError) as raised:
+            select(ctx, "torch-mmap")
+        return str(raised.value)
+
     assert "positions" in check(StitchContext(**base)).reason and not check(StitchContext(**base))
-    assert "shape" in check(StitchContext(**base, positions=np.zeros((4, 2)))).reason
-    assert "NaN" in check(StitchContext(**base, positions=np.full((4, 1, 2), np.nan))).reason
-    assert "probe" in check(StitchContext(**base, positions=pos, options=StitchOptions(weighting="probe"))).reason
-    for crop in (0, 17):
-        verdict = check(StitchContext(**base, positions=pos, options=StitchOptions(crop=crop)))
-        assert not verdict and "crop" in verdict.reason
+    assert "shape" in refused(StitchContext(**base, positions=np.zeros((4, 2))))
+    assert "NaN" in refused(StitchContext(**base, positions=np.full((4, 1, 2), np.nan)))
+    assert "probe" in refused(StitchContext(**base, positions=pos, options=StitchOptions(weighting="probe")))
+    with pytest.raises(InputError, match="crop"):
+        StitchOptions(crop=0)
+    assert "crop" in refused(StitchContext(**base, positions=pos, options=StitchOptions(crop=17)))
     assert "device" in check(StitchContext(**base, positions=pos, options=StitchOptions(device="tpu"))).reason
     cuda = check(StitchContext(**base, positions=pos, options=StitchOptions(device="cuda")))
-    assert cuda.ok == torch_mmap.torch.cuda.is_available()
+    assert cuda.ok == torch.cuda.is_available()
     if not cuda.ok:
         assert "cuda" in cuda.reason.lower()
     gs2 = check(StitchContext(N=16, gridsize=2, n_rows=4, frame_shape=(20, 20), frame_rows=range(4), positions=np.zeros((4, 4, 2))))
@@ -380,7 +390,7 @@ def test_accelerator_kernels_match_the_cpu_kernels(monkeypatch: pytest.MonkeyPat
     probe = (np.hanning(n)[:, None] * np.hanning(n)[None, :] + 0.05).astype(np.complex64)
     ctx = context(positions, frame, n, probe=probe, options=StitchOptions(weighting="probe", crop=12))
     cpu = stitch(ctx, patches)
-    monkeypatch.setattr(torch_mmap, "_torch_kernels", lambda device: True)
+    monkeypatch.setattr(kernels, "choose", lambda device: TorchKernels(device))
     accel = stitch(ctx, patches)
     covered = cpu.coverage > 0
     np.testing.assert_array_equal(accel.coverage > 0, covered)

@@ -1,4 +1,4 @@
-"""Tests of the splat kernels behind torch-mmap (NumPy, torch and compiled) against direct formulas."""
+"""Tests of the kernels behind torch-mmap (NumPy, torch and compiled) against direct formulas, and the numba fallback."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-import ptychostitch.stitchers
 from ptychostitch.stitchers import PatchBatch, StitchContext, StitchOptions, torch_mmap
-from ptychostitch.stitchers.splat import add_blocks, box_sums, scatter_blocks, shift_planes
-from ptychostitch.stitchers.splat_numba import add_at_offsets, splat_footprints
+from ptychostitch.stitchers.torch_mmap import kernels
+from ptychostitch.stitchers.torch_mmap.canvas import box_sums
+from ptychostitch.stitchers.torch_mmap.kernels.bilinear import shift_planes
+from ptychostitch.stitchers.torch_mmap.kernels.numba_kernels import add_at_offsets, splat_footprints
+from ptychostitch.stitchers.torch_mmap.kernels.numpy_kernels import add_blocks
+from ptychostitch.stitchers.torch_mmap.kernels.torch_kernels import scatter_blocks
 from ptychostitch.testing import grid_case
 
 
@@ -134,12 +137,12 @@ def unload(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """Call it to forget the compiled kernels, so the next ``compiled_kernels()`` imports them afresh."""
 
     def forget() -> None:
-        monkeypatch.delitem(sys.modules, "ptychostitch.stitchers.splat_numba")
-        monkeypatch.delattr(ptychostitch.stitchers, "splat_numba")
-        torch_mmap.compiled_kernels.cache_clear()
+        monkeypatch.delitem(sys.modules, "ptychostitch.stitchers.torch_mmap.kernels.numba_kernels")
+        monkeypatch.delattr(kernels, "numba_kernels")
+        kernels.compiled_kernels.cache_clear()
 
     yield forget
-    torch_mmap.compiled_kernels.cache_clear()
+    kernels.compiled_kernels.cache_clear()
 
 
 def test_without_numba_the_numpy_kernels_give_the_same_object_and_say_how_to_speed_up(
@@ -148,7 +151,7 @@ def test_without_numba_the_numpy_kernels_give_the_same_object_and_say_how_to_spe
     compiled = scattered_stitch()
     unload()
     monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` fail, as when it is not installed
-    assert torch_mmap.compiled_kernels() is None
+    assert kernels.compiled_kernels() is None
     with caplog.at_level(logging.INFO, logger=torch_mmap.__name__):
         without = scattered_stitch()
     np.testing.assert_array_equal(without, compiled)
@@ -158,11 +161,11 @@ def test_without_numba_the_numpy_kernels_give_the_same_object_and_say_how_to_spe
 @pytest.mark.parametrize("weighting", ["uniform", "probe"])
 @pytest.mark.parametrize("gridsize", [1, 2])
 def test_grid_placement_is_bit_identical_with_and_without_numba(gridsize: int, weighting: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    case = grid_case(gridsize, StitchOptions(weighting=weighting, crop=11))  # odd crop: a half-pixel shared fraction
+    case = grid_case(gridsize, StitchOptions(weighting=weighting, crop=11))  # odd crop of an even patch: the crop rule decides the half pixel
     batches = [PatchBatch(start, case.patches[start : start + 13]) for start in range(0, len(case.patches), 13)]
-    assert torch_mmap.compiled_kernels() is not None
+    assert kernels.compiled_kernels() is not None
     compiled = torch_mmap.TorchMmapStitcher().stitch(case.context, batches)
-    monkeypatch.setattr(torch_mmap, "compiled_kernels", lambda: None)
+    monkeypatch.setattr(kernels, "compiled_kernels", lambda: None)
     numpy = torch_mmap.TorchMmapStitcher().stitch(case.context, batches)
     np.testing.assert_array_equal(compiled.object, numpy.object)
     np.testing.assert_array_equal(compiled.coverage, numpy.coverage)
@@ -194,8 +197,8 @@ class _NoCacheLocator:
     """An import hook standing in for numba's failure when no cache folder is writable."""
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == "ptychostitch.stitchers.splat_numba":
-            raise RuntimeError("cannot cache function 'splat_footprints': no locator available for file 'splat_numba.py'")
+        if name == "ptychostitch.stitchers.torch_mmap.kernels.numba_kernels":
+            raise RuntimeError("cannot cache function 'splat_footprints': no locator available for file 'numba_kernels.py'")
 
 
 def test_unwritable_numba_cache_falls_back_to_numpy_with_a_warning(
@@ -204,23 +207,23 @@ def test_unwritable_numba_cache_falls_back_to_numpy_with_a_warning(
     unload()
     monkeypatch.setattr(sys, "meta_path", [_NoCacheLocator(), *sys.meta_path])
     with caplog.at_level(logging.WARNING, logger=torch_mmap.__name__):
-        assert torch_mmap.compiled_kernels() is None
+        assert kernels.compiled_kernels() is None
     assert "NUMBA_CACHE_DIR" in caplog.text
 
 
 def test_kernels_numba_cannot_compile_fall_back_to_numpy_with_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from numba.core.errors import LoweringError
 
-    from ptychostitch.stitchers import splat_numba
+    from ptychostitch.stitchers.torch_mmap.kernels import numba_kernels
 
     def fail() -> None:
         raise LoweringError("llvm.prefetch: unknown intrinsic")
 
-    monkeypatch.setattr(splat_numba, "warm_up", fail)
-    torch_mmap.compiled_kernels.cache_clear()
+    monkeypatch.setattr(numba_kernels, "warm_up", fail)
+    kernels.compiled_kernels.cache_clear()
     try:
         with caplog.at_level(logging.WARNING, logger=torch_mmap.__name__):
-            assert torch_mmap.compiled_kernels() is None
+            assert kernels.compiled_kernels() is None
     finally:
-        torch_mmap.compiled_kernels.cache_clear()
+        kernels.compiled_kernels.cache_clear()
     assert "cannot build the compiled kernels" in caplog.text and "unknown intrinsic" in caplog.text

@@ -14,7 +14,9 @@ What it needs (its capability check says which is missing)
       subpixel shift blends each value with its neighbours, which spreads an outlier before the
       median can reject it.
     - Uniform weighting: a median has no weights, so ``|probe|**2`` weighting is refused.
-    - A crop, if any, with ``N - crop`` even, so the kept block stays centred on the position.
+
+    A crop keeps the window :func:`ptychostitch.geometry.crop_window` gives (the crop rule of
+    every stitcher); its pixels stay where they land, so any crop from 1 to N works.
 
 Memory
     The median needs every value of a pixel at once, so one pass over the patch stream keeps a
@@ -32,8 +34,8 @@ from typing import Iterable
 
 import numpy as np
 
-from ptychostitch.geometry import top_left
-from ptychostitch.stitchers import Capability, PatchBatch, StitchContext, StitchResult
+from ptychostitch.geometry import crop_window, top_left
+from ptychostitch.stitchers import Capability, PatchBatch, StitchContext, StitchResult, frame_batches
 
 _BAND = 32
 """Frame rows whose medians are taken together (bounds the temporary sort buffer)."""
@@ -59,9 +61,6 @@ class MedianStitcher:
             return Capability(False, "needs scan positions: the median is taken over the patches landing on each pixel")
         if context.options.weighting != "uniform":
             return Capability(False, f"a median has no weights, so weighting {context.options.weighting!r} cannot apply; use uniform")
-        crop = context.options.crop
-        if crop is not None and not (0 < crop <= context.N and (context.N - crop) % 2 == 0):
-            return Capability(False, f"crop {crop} must be in 1..N={context.N} with N - crop even, to stay centred on the position")
         corners = top_left(context.positions[context.frame_rows.start : context.frame_rows.stop], context.N)
         if not np.allclose(corners, np.rint(corners), rtol=0.0, atol=1e-6):
             return Capability(
@@ -81,17 +80,15 @@ class MedianStitcher:
         return Capability(True, f"whole-pixel positions; median of up to {depth} patches per pixel ({need / 2**20:.1f} MiB buffer)")
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
+        stream = frame_batches(context, batches)
         height, width = context.frame_shape
-        start, side = self._crop(context)
+        start, side = crop_window(context.N, context.options.crop)
         corners = self._corners(context)
         values = np.full((int(self._depth(context).max(initial=0)), height, width), complex(np.nan, np.nan), np.complex64)
         filled = np.zeros((height, width), np.intp)
-        first, last = context.frame_rows.start, context.frame_rows.stop
-        for batch in batches:
-            lo, hi = max(batch.start, first), min(batch.stop, last)
-            for row in range(lo, hi):
-                patch = batch.patches[row - batch.start]
-                for channel, (y, x) in enumerate(corners[row - first]):
+        for part in stream:
+            for k, patch in enumerate(part.patches):
+                for channel, (y, x) in enumerate(corners[part.offset + k]):
                     y0, y1, x0, x1 = max(y, 0), min(y + side, height), max(x, 0), min(x + side, width)
                     if y0 >= y1 or x0 >= x1:
                         continue
@@ -108,20 +105,15 @@ class MedianStitcher:
         return StitchResult(obj, filled.astype(np.float32), self.name)
 
     @staticmethod
-    def _crop(context: StitchContext) -> tuple[int, int]:
-        """First kept patch row/column and the kept side."""
-        crop = context.options.crop
-        return (0, context.N) if crop is None else ((context.N - crop) // 2, crop)
-
-    def _corners(self, context: StitchContext) -> np.ndarray:
+    def _corners(context: StitchContext) -> np.ndarray:
         """Frame ``(y, x)`` of the first kept pixel of every channel of every frame row, shape (rows, C, 2), int."""
-        start, _ = self._crop(context)
+        start, _ = crop_window(context.N, context.options.crop)
         positions = context.positions[context.frame_rows.start : context.frame_rows.stop]  # type: ignore[index]
         return np.rint(top_left(positions, context.N)).astype(np.intp) + start
 
     def _depth(self, context: StitchContext) -> np.ndarray:
         """Number of kept patch blocks over each frame pixel, shape frame_shape, int."""
-        _, side = self._crop(context)
+        _, side = crop_window(context.N, context.options.crop)
         height, width = context.frame_shape
         depth = np.zeros((height + 1, width + 1), np.intp)
         for y, x in self._corners(context).reshape(-1, 2):

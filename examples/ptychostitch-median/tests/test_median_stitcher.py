@@ -49,12 +49,25 @@ def test_refusals_say_why() -> None:
     cases = {
         "needs scan positions": replace(ctx, positions=None),
         "has no weights": replace(ctx, options=StitchOptions(weighting="probe")),
-        "N - crop even": replace(ctx, options=StitchOptions(crop=7)),
         "whole-pixel": replace(ctx, positions=ctx.positions + 0.25),
     }
     for reason, context in cases.items():
         verdict = median.capability(context)
         assert not verdict.ok and reason in verdict.reason, (reason, verdict.reason)
+
+
+@pytest.mark.parametrize("n,crop", [(4, 3), (5, 2), (6, 3), (5, 5)])
+def test_a_crop_keeps_ptychopinns_window_where_it_lands(n: int, crop: int) -> None:
+    patch = (np.arange(n * n).reshape(n, n, 1) + 1j).astype(np.complex64)
+    ctx, batches = stack_of([0], n)
+    ctx = replace(ctx, options=StitchOptions(crop=crop))
+    assert MedianStitcher().capability(ctx).ok
+    result = MedianStitcher().stitch(ctx, [PatchBatch(0, patch[None])])
+    start = n // 2 - crop // 2  # PtychoPINN's start index; crop pixels from it
+    kept = np.zeros((n, n), bool)
+    kept[start : start + crop, start : start + crop] = True
+    np.testing.assert_array_equal(result.coverage > 0, kept)
+    np.testing.assert_array_equal(result.object[kept], patch[..., 0][kept])
 
 
 def test_buffer_limit_is_stated_and_enforced() -> None:

@@ -1,37 +1,48 @@
-"""The compiled CPU kernels of ``torch-mmap`` (need numba: ``ptychostitch[fast]``).
+"""The numba kernels of ``torch-mmap``: the CPU backend when numba is installed (``ptychostitch[fast]``).
 
 :func:`add_at_offsets` is shared-fraction placement (grid scans): each patch added at its
-integer offset, the same adds in the same order as NumPy's slice adds, without the Python loop.
+integer offset, the same adds in the same order as the NumPy kernels' slice adds, without the
+Python loop.
 
-:func:`splat_footprints` does in one pass over each patch what the NumPy kernels of
-:mod:`ptychostitch.stitchers.splat` do in about six (weight the patch, shift it into its footprint
-with :func:`~ptychostitch.stitchers.splat.shift_planes`, add the footprint with
-:func:`~ptychostitch.stitchers.splat.add_blocks`): it builds the footprint one row at a time in a
-small buffer that stays in cache and adds each row to the canvas straight away.
+:func:`splat_footprints` does in one pass over each patch what the NumPy kernels
+(:mod:`~ptychostitch.stitchers.torch_mmap.kernels.numpy_kernels`) do in about six (weight the
+patch, shift it into its footprint, add the footprint): it builds the footprint one row at a
+time in a small buffer that stays in cache and adds each row to the canvas straight away.
 
 It performs the same float32 operations in the same order as those kernels: each product and
 sum correctly rounded (numba does not contract them into fused multiply-adds unless asked for
-``fastmath``). So the two paths give bit-identical canvases, the value and weight planes of a
+``fastmath``). So the two backends give bit-identical canvases, the value and weight planes of a
 constant-1 object stay bit-identical, and the result does not depend on how the stream is
 batched. Compiled code is cached on disk (numba's ``cache=True``), so only the first call on a
-machine pays the compilation (about a second).
+machine pays the compilation.
 
 While it adds row ``a`` of one footprint, it asks the CPU to fetch row ``a`` of the next
 patch's footprint (:func:`_prefetch`, a hint that changes no result). When patches land at
 random places on a canvas far larger than the core's cache, that overlaps the wait for the
-canvas with the arithmetic: 1.3-1.5x faster there, no slower elsewhere.
+canvas with the arithmetic.
 
-Both kernels write only the canvas rows of a given band and release the GIL, so the stitcher
-runs one call per band on its own thread; a pixel still receives its adds in stream order.
+Both kernels write only the canvas rows of a given band and release the GIL, so
+:class:`NumbaKernels` runs one call per band on its own thread; a pixel belongs to one band, so
+it still receives its adds in stream order, whatever the number of threads.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+if TYPE_CHECKING:
+    from ptychostitch.stitchers.torch_mmap.placement import Placement
+
+log = logging.getLogger(__name__)
 
 _LINE_FLOATS = 16
 """float32 values per 64-byte cache line: the stride of the prefetch hints along a row."""
@@ -146,7 +157,7 @@ def splat_footprints(
             _shift_row(patch, weights, a, gx, fx, row, cur)
             for q in range(3):
                 # Slicing first leaves the inner loop with plain unit-stride indexing, which
-                # compiles to vector instructions (indexing planes[q, y, x] directly ran 2x slower).
+                # compiles to vector instructions (indexing planes[q, y, x] directly does not).
                 out, shifted, above = planes[q, y0 + a, x0 : x0 + size + 1], cur[q], prev[q]
                 for b in range(size + 1):
                     out[b] += shifted[b] * gy + above[b] * fy
@@ -211,3 +222,54 @@ def warm_up() -> None:
     splat_footprints(np.zeros((3, 3, 3), np.float32), patches, pick, top, np.zeros((1, 2), np.float32), weights, (0, 3))
     add_at_offsets(np.zeros((2, 2), np.complex64), None, patches, pick, top, None, (0, 2))
     add_at_offsets(np.zeros((2, 2), np.complex64), np.zeros((2, 2), np.float32), patches, pick, top, weights, (0, 2))
+
+
+def _read_only(patches: np.ndarray) -> np.ndarray:
+    """A read-only view: the kernels get one compiled signature, whatever the caller passes."""
+    view = patches.view()
+    view.flags.writeable = False
+    return view
+
+
+class NumbaKernels:
+    """The :class:`~ptychostitch.stitchers.torch_mmap.kernels.Kernels` compiled with numba, one thread per row band.
+
+    Parameters
+    ----------
+    threads : int
+        Most row bands (and threads) to split the canvas into.
+    """
+
+    shared_fractions = True
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.bands: list[tuple[int, int]] = []  # set by start()
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="torch-mmap")
+
+    def start(self, placement: Placement, shape: tuple[int, int, int]) -> np.ndarray:
+        self.bands = placement.bands(shape[1], self.threads)
+        log.info("torch-mmap: compiled (numba) kernels on %d thread(s)", len(self.bands))
+        return np.zeros(shape, dtype=np.float32)
+
+    def add_at_offsets(
+        self, values: np.ndarray, totals: np.ndarray | None, patches: np.ndarray, pick: np.ndarray, top: np.ndarray, weights: np.ndarray | None
+    ) -> None:
+        self._in_bands(add_at_offsets, values, totals, _read_only(patches), pick, top, weights)
+
+    def splat_footprints(
+        self, planes: np.ndarray, patches: np.ndarray, pick: np.ndarray, top: np.ndarray, frac: np.ndarray, weights: np.ndarray
+    ) -> None:
+        self._in_bands(splat_footprints, planes, _read_only(patches), pick, top, frac, weights)
+
+    def numpy(self, planes: np.ndarray) -> np.ndarray:
+        return planes
+
+    def close(self) -> None:
+        """Stop the band threads."""
+        self.pool.shutdown()
+
+    def _in_bands(self, kernel: Callable[..., None], *args: object) -> None:
+        """Run ``kernel(*args, band)`` for every row band, one thread each, and wait for all."""
+        for done in [self.pool.submit(kernel, *args, band) for band in self.bands]:
+            done.result()
