@@ -110,7 +110,7 @@ def _run(config: RunConfig, device: str, folder: ResultFolder) -> dict[str, Any]
         patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
         scores = stitch_and_score(test, context, selection, patches)
     with stage("artifacts"):
-        document = write_results(staging, test.YY_ground_truth, selection, scores)
+        document = write_results(staging, test.YY_ground_truth, selection, scores, context.options)
         if tmp_file.exists() and not config.keep_tmp:
             tmp_file.unlink()
     simulated = config.test_npz is None
