@@ -113,7 +113,7 @@ def test_resuming_after_an_epoch_equals_an_uninterrupted_run_bit_for_bit() -> No
     class Stop(Exception):
         pass
 
-    def stop_after_first(record, state) -> None:  # noqa: ANN001
+    def stop_after_first(record, state) -> None:
         states.append(state)
         raise Stop
 
