@@ -112,6 +112,10 @@ class RunConfig:
     )
     output_dir: Path = field(default=Path("ptychostitch-run"), metadata={"help": "artifacts folder", "metavar": "DIR", "group": _DATA})
     overwrite: bool = _overwrite(group=_DATA)
+    resume: Path | None = field(
+        default=None,
+        metadata={"help": "continue the run in DIR from its last checkpoint (same options; --epochs may change)", "metavar": "DIR", "group": _DATA},
+    )
     model: str = field(
         default="reference",
         metadata={
@@ -127,6 +131,11 @@ class RunConfig:
     batch_size: int = _training("batch_size")
     loss: LossName = _training("loss")
     learning_rate: float = _training("learning_rate")
+    val_fraction: float = field(
+        default=0.1,
+        metadata={"help": "fraction of train rows held out for validation, as one band of the scan (see docs/model.md)", "metavar": "F",
+                  "check": "non-negative", "group": _TRAINING},
+    )
     seed: int = field(
         default=0,
         metadata={"help": "seed of training, the initial weights and the embedded dataset's noise", "metavar": "S", "group": _TRAINING},

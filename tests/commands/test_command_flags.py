@@ -38,7 +38,7 @@ CHANGED = {
         probe_transform_pipeline="smooth:0.5|pad:32", set_phi=True, seed=7, compress=True,
     ),
     "run": RunConfig(
-        train_npz=Path("a.npz"), test_npz=Path("b.npz"), output_dir=Path("o"), overwrite=True, model="pkg.mod:factory",
+        train_npz=Path("a.npz"), test_npz=Path("b.npz"), output_dir=Path("o"), overwrite=True, resume=Path("r"), val_fraction=0.25, model="pkg.mod:factory",
         checkpoint=Path("c.pt"), epochs=0, batch_size=5, loss="poisson", learning_rate=1e-3, seed=3, infer_batch_size=7,
         device="auto", stitcher="my-stitcher", stitch=StitchChoice(weighting="uniform", crop=12), keep_tmp=False,
     ),
