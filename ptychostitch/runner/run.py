@@ -168,7 +168,7 @@ def _model(
     if resume is not None:
         model, spec = resume.model, resume.spec
     elif config.checkpoint is not None:
-        loaded = load_checkpoint(config.checkpoint)
+        loaded = load_checkpoint(config.checkpoint, plain=model_spec(config.model, test.N, test.gridsize))
         loaded.check_data(test.N, test.gridsize, str(test.path))
         model, spec = loaded.model, loaded.spec
     else:
