@@ -69,6 +69,7 @@ def test_a_run_stopped_after_epoch_1_and_resumed_equals_an_uninterrupted_run(
     assert all(r["val_loss"] is not None and np.isfinite(r["val_loss"]) for r in runs[0])
     a, b = (torch.load(d / LAST, weights_only=True)["state_dict"] for d in (whole_dir, part))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (whole_dir / "loss.png").stat().st_size > 0
     best = torch.load(whole_dir / BEST, weights_only=True)["info"]
     assert best["val_loss"] == min(r["val_loss"] for r in runs[0])
 
