@@ -116,7 +116,7 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
         patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
         scores = stitch_and_score(test, context, selection, patches)
     with stage("artifacts"):
-        document = write_results(staging, test.YY_ground_truth, selection, scores)
+        document = write_results(staging, test.YY_ground_truth, selection, scores, context.options)
         if history:
             write_loss_plot(staging / "loss.png", [e.epoch for e in history], [e.loss for e in history], [e.val_loss for e in history])
         if tmp_file.exists() and not config.keep_tmp:
