@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,11 +24,14 @@ import torch
 from torch import nn
 
 from ptychostitch.atomic import atomic_path
-from ptychostitch.errors import InputError
+from ptychostitch.errors import InputError, quoted
 from ptychostitch.model.factory import ModelSpec, build_model
 
 FORMAT = "ptychostitch-checkpoint"
 VERSION = 1
+_SHOWN = 3
+"""Keys listed per kind in a refusal (missing, unexpected, wrongly shaped)."""
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass
@@ -86,42 +90,65 @@ def save_checkpoint(
     return Path(path)
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` and rebuild its model.
+def load_checkpoint(path: str | os.PathLike[str], plain: ModelSpec | None = None) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`, or a plain ``state_dict``, and rebuild its model.
+
+    A plain ``state_dict`` (a dict of tensors, as ``torch.save(model.state_dict(), PATH)`` writes;
+    ``.pt`` or ``.pth``) is loaded into the model ``plain`` describes (the run's ``--model``).
 
     Raises
     ------
     InputError
-        Missing or unreadable file, not a ptychostitch checkpoint, or weights that do not fit
-        the described model (one line naming the file and what differs).
+        Missing or unreadable file, not a checkpoint nor a state dict, or weights that do not fit
+        the model (one line naming the file and the first few missing, unexpected and wrongly
+        shaped keys).
     """
     source = Path(path)
     if not source.is_file():
-        raise InputError(f"--checkpoint {source}: no such file")
+        raise InputError(f"--checkpoint {quoted(source)}: no such file")
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"--checkpoint {source}: not a readable torch checkpoint ({first})") from None
+        text = _TERMINAL_CODES.sub("", str(exc)).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise InputError(f"--checkpoint {quoted(source)}: not a readable torch checkpoint ({first})") from None
+    if _is_state_dict(payload) and plain is not None:
+        model = build_model(plain)
+        _load_weights(model, payload, source, plain.name)
+        return Checkpoint(model, plain, {"source": "state_dict"})
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise InputError(f"--checkpoint {source}: expected a {FORMAT} (saved by ptychostitch run), found another kind of file")
+        raise InputError(
+            f"--checkpoint {quoted(source)}: expected a {FORMAT} (saved by ptychostitch run) or a plain state_dict of tensors, found another kind of file"
+        )
     if payload.get("version") != VERSION:
-        raise InputError(f"--checkpoint {source}: expected format version {VERSION}, found {payload.get('version')!r}")
+        raise InputError(f"--checkpoint {quoted(source)}: expected format version {VERSION}, found {payload.get('version')!r}")
     spec = ModelSpec.from_dict(payload.get("model") or {})
     model = build_model(spec)
     state = payload.get("state_dict")
     if not isinstance(state, dict):
-        raise InputError(f"--checkpoint {source}: key 'state_dict' is missing")
-    missing = sorted(set(model.state_dict()) - set(state))
-    unexpected = sorted(set(state) - set(model.state_dict()))
-    if missing or unexpected:
-        raise InputError(f"--checkpoint {source}: weights do not fit model {spec.name!r} (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    for key, tensor in model.state_dict().items():
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise InputError(
-                f"--checkpoint {source}: weight {key!r} has shape {tuple(state[key].shape)}, model {spec.name!r} expects {tuple(tensor.shape)}"
-            )
-    model.load_state_dict(state)
-    model.eval()
+        raise InputError(f"--checkpoint {quoted(source)}: key 'state_dict' is missing")
+    _load_weights(model, state, source, spec.name)
     training = payload.get("training")
     return Checkpoint(model, spec, dict(payload.get("info") or {}), training if isinstance(training, dict) else None)
+
+
+def _is_state_dict(payload: Any) -> bool:
+    return isinstance(payload, dict) and bool(payload) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload.items())
+
+
+def _load_weights(model: nn.Module, state: Mapping[str, Any], source: Path, name: str) -> None:
+    """Load ``state`` into ``model`` (eval mode), or one line listing the first few keys that do not fit."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shaped = [
+        f"{key} {tuple(getattr(state[key], 'shape', ()))} (expected {tuple(tensor.shape)})"
+        for key, tensor in expected.items()
+        if key in state and tuple(getattr(state[key], "shape", ())) != tuple(tensor.shape)
+    ]
+    problems = [f"{label} {len(keys)}: {', '.join(keys[:_SHOWN])}{', ...' if len(keys) > _SHOWN else ''}"
+                for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrongly shaped", shaped)) if keys]
+    if problems:
+        raise InputError(f"--checkpoint {quoted(source)}: weights do not fit model {name!r}: " + "; ".join(problems))
+    model.load_state_dict(dict(state))
+    model.eval()

@@ -101,3 +101,19 @@ def write_frc_plot(path: str | os.PathLike[str], metrics: ReconstructionMetrics,
     fig.axes[0].set_ylabel("correlation")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
+
+
+def write_loss_plot(path: str | os.PathLike[str], epochs: list[int], train: list[float], validation: list[float | None]) -> None:
+    """Write the training and (where recorded) validation loss per epoch to a PNG file, atomically."""
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(epochs, train, marker="o", ms=3, label="training")
+    held = [(e, v) for e, v in zip(epochs, validation) if v is not None]
+    if held:
+        ax.plot(*zip(*held), marker="o", ms=3, label="validation (held-out band)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log" if min(train) > 0 else "linear")
+    ax.legend()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)

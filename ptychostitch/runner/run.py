@@ -29,6 +29,7 @@ from ptychostitch.model.twin import choose_orientation
 from ptychostitch.runner.artifacts import versions, write_results
 from ptychostitch.runner.context import plan_stitch
 from ptychostitch.runner.defaults import EMBEDDED_DATASET, RunConfig
+from ptychostitch.runner.figures import write_loss_plot
 from ptychostitch.runner.result_folder import ResultFolder, claim
 from ptychostitch.runner.resume import LAST, TrainingInterrupted, checkpoint_writer, resumed
 from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
@@ -116,6 +117,8 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
         scores = stitch_and_score(test, context, selection, patches)
     with stage("artifacts"):
         document = write_results(staging, test.YY_ground_truth, selection, scores, context.options)
+        if history:
+            write_loss_plot(staging / "loss.png", [e.epoch for e in history], [e.loss for e in history], [e.val_loss for e in history])
         if tmp_file.exists() and not config.keep_tmp:
             tmp_file.unlink()
     simulated = config.test_npz is None
@@ -168,7 +171,7 @@ def _model(
     if resume is not None:
         model, spec = resume.model, resume.spec
     elif config.checkpoint is not None:
-        loaded = load_checkpoint(config.checkpoint)
+        loaded = load_checkpoint(config.checkpoint, plain=model_spec(config.model, test.N, test.gridsize))
         loaded.check_data(test.N, test.gridsize, str(test.path))
         model, spec = loaded.model, loaded.spec
     else:

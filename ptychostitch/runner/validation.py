@@ -4,8 +4,9 @@ Neighbouring grid-lines patches overlap heavily, so random rows would leave vali
 that training has (mostly) seen. Instead the rows whose patch footprints lie in one horizontal
 band of the object frame (``coords_offsets`` centres, ``(y, x)``) are held out, and the rows
 whose footprints would overlap the band are used for neither: every training footprint is then
-disjoint from every validation footprint. The band holds about ``fraction`` of the rows; where
-it sits is drawn from the seed. With several objects the same band is held out of each.
+disjoint from every validation footprint. The band holds about ``fraction`` of the scan lines
+and lies at the top or the bottom edge of the scan (so only one guard gap is lost), which one
+drawn from the seed. With several objects the same band is held out of each.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def split_rows(path: Path, fraction: float, seed: int) -> RowSplit:
     count = max(1, round(fraction * len(lines)))
     if count >= len(lines) - 1:
         raise InputError(f"{quoted(path)}: --val-fraction {fraction:g} leaves no scan lines to train on ({len(lines)} lines)")
-    first = int(np.random.default_rng(seed).integers(len(lines) - count + 1))
+    first = 0 if np.random.default_rng(seed).integers(2) == 0 else len(lines) - count  # an edge band: one guard gap, not two
     band = lines[first : first + count]
     validation = np.isin(top, band)
     v_top, v_bottom = top[validation].min(), bottom[validation].max()

@@ -68,10 +68,40 @@ def test_weights_that_do_not_fit_are_named(tmp_path) -> None:
     payload = torch.load(path, weights_only=True)
     payload["model"]["architecture"]["refine_width"] = 8
     torch.save(payload, tmp_path / "changed.pt")
-    with pytest.raises(InputError, match=r"weight 'refine.0.weight' has shape \(4, 2, 3, 3\), model 'reference' expects \(8, 2, 3, 3\)"):
+    with pytest.raises(InputError, match=r"wrongly shaped 5: refine.0.weight \(4, 2, 3, 3\) \(expected \(8, 2, 3, 3\)\), .*, \.\.\.$"):
         load_checkpoint(tmp_path / "changed.pt")
     del payload["state_dict"]["decoder.bias"]
     payload["model"]["architecture"]["refine_width"] = 4
     torch.save(payload, tmp_path / "partial.pt")
-    with pytest.raises(InputError, match=r"missing \['decoder.bias'\]"):
+    with pytest.raises(InputError, match=r"missing 1: decoder.bias$"):
         load_checkpoint(tmp_path / "partial.pt")
+
+
+def test_a_plain_state_dict_loads_into_the_named_model_and_a_misfit_is_one_line(tmp_path) -> None:
+    spec, model = trained_reference()
+    torch.save(model.state_dict(), tmp_path / "plain.pth")
+    loaded = load_checkpoint(tmp_path / "plain.pth", plain=spec)
+    assert loaded.spec == spec and not loaded.model.training
+    assert all(torch.equal(v, loaded.model.state_dict()[k]) for k, v in model.state_dict().items())
+    state = dict(model.state_dict())
+    state["extra.weight"] = torch.zeros(2)
+    del state["decoder.bias"]
+    torch.save(state, tmp_path / "misfit.pt")
+    with pytest.raises(InputError) as refused:
+        load_checkpoint(tmp_path / "misfit.pt", plain=spec)
+    message = str(refused.value)
+    assert "misfit.pt" in message and "missing 1: decoder.bias" in message and "unexpected 1: extra.weight" in message
+    assert "\n" not in message and "\x1b" not in message
+    with pytest.raises(InputError, match="plain state_dict"):
+        load_checkpoint(tmp_path / "plain.pth")  # without a model to load it into
+
+
+class Foreign:
+    """A class torch's weights-only loader refuses (its message has terminal codes)."""
+
+
+def test_a_refusal_from_torch_carries_no_terminal_codes(tmp_path) -> None:
+    torch.save({"weights": Foreign()}, tmp_path / "foreign.pt")
+    with pytest.raises(InputError) as refused:
+        load_checkpoint(tmp_path / "foreign.pt")
+    assert "\x1b" not in str(refused.value) and "not a readable torch checkpoint" in str(refused.value)
