@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ptychostitch.commands.flags import add_flags, config_from_args
 from ptychostitch.commands.summary import print_summary
@@ -17,11 +18,28 @@ HELP = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_flags(parser, RunConfig)
+    epochs = next(action for action in parser._actions if action.dest == "epochs")
+    parse = epochs.type
+    epochs.type = lambda text: _Given(parse(text))  # --resume keeps the recorded epochs unless --epochs is given
     parser.epilog = f"Embedded default dataset: {EMBEDDED_DATASET}"
 
 
 def execute(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ptychostitch.runner.resume import TrainingInterrupted
     from ptychostitch.runner.run import run  # torch is imported only when a run starts
 
-    print_summary(*run(config_from_args(RunConfig, args)))
+    if args.resume is not None and not isinstance(args.epochs, _Given):
+        args.epochs = None
+    try:
+        print_summary(*run(config_from_args(RunConfig, args)))
+    except TrainingInterrupted as stop:
+        print(f"ptychostitch run: stopped after epoch {stop.epoch}; resume with: python -m ptychostitch run --resume {shlex.quote(str(stop.folder))}",
+              file=sys.stderr)
+        raise KeyboardInterrupt from None
     return 0
+
+
+class _Given(int):
+    """An ``--epochs`` value that was given on the command line (not the default)."""

@@ -375,7 +375,7 @@ def _reorder(
     """Put ``coords_offsets`` rows in object-major order, in the ground-truth frame.
 
     PtychoPINN writes one position per object in turn (``[p0, p0, p1, p1, ...]`` for two
-    objects); ptychostitch's simulator writes object-major rows and says so in the metadata.
+    objects); ptychostitch's simulator writes the same and says so in the metadata.
     A declared order is trusted; otherwise the order whose rows repeat the way PtychoPINN's
     do is tried first. With a grid, the first order that matches it within
     :data:`POSITION_TOLERANCE` is taken, and none matching is an error.

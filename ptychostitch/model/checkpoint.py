@@ -42,11 +42,14 @@ class Checkpoint:
         Which model it is and what it was built for.
     info : dict
         Whatever the writer recorded (training loss, epochs, history, orientation).
+    training : dict or None
+        The training state to resume from (:func:`ptychostitch.model.train.train`'s ``resume``), when saved.
     """
 
     model: nn.Module
     spec: ModelSpec
     info: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] | None = None
 
     def check_data(self, N: int, gridsize: int, what: str) -> None:
         """Stop with one line if the checkpoint was built for another patch size or gridsize."""
@@ -57,18 +60,27 @@ class Checkpoint:
             )
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, spec: ModelSpec, info: Mapping[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    spec: ModelSpec,
+    info: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
+) -> Path:
     """Write ``model``'s weights and description to ``path`` atomically; return the path.
 
-    ``info`` must hold only JSON-able values (numbers, strings, lists, dicts, None).
+    ``info`` must hold only JSON-able values (numbers, strings, lists, dicts, None); ``training``
+    (a training state: tensors, numbers, strings and containers) is stored under ``"training"``.
     """
-    payload = {
+    payload: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "model": spec.to_dict(),
         "info": dict(info or {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
+    if training is not None:
+        payload["training"] = dict(training)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return Path(path)
@@ -111,4 +123,5 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             )
     model.load_state_dict(state)
     model.eval()
-    return Checkpoint(model, spec, dict(payload.get("info") or {}))
+    training = payload.get("training")
+    return Checkpoint(model, spec, dict(payload.get("info") or {}), training if isinstance(training, dict) else None)

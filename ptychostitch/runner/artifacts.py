@@ -20,7 +20,7 @@ from ptychostitch.atomic import write_npz
 from ptychostitch.metrics import metrics_sections
 from ptychostitch.runner.figures import write_comparison_plot, write_frc_plot
 from ptychostitch.runner.scoring import Scores
-from ptychostitch.stitchers import Selection, StitchResult
+from ptychostitch.stitchers import Selection, StitchOptions, StitchResult
 
 
 def write_stitched(path: Path, result: StitchResult) -> None:
@@ -35,22 +35,23 @@ def write_stitched(path: Path, result: StitchResult) -> None:
     )
 
 
-def metrics_document(selection: Selection, scores: Scores) -> dict[str, Any]:
-    """The content of ``metrics.json``: ``stitched``, ``patch``, ``stitcher`` and the extras sections."""
+def metrics_document(selection: Selection, scores: Scores, options: StitchOptions) -> dict[str, Any]:
+    """The content of ``metrics.json``: ``stitched``, ``patch``, ``stitcher``, ``stitch`` (weighting and crop used) and the extras sections."""
     document = metrics_sections(scores.stitched, scores.patch, scores.extras)
     document["stitcher"] = selection.as_json()
+    document["stitch"] = {"weighting": options.weighting, "crop": options.crop, "device": options.device}
     return document
 
 
 def write_results(
-    staging: Path, ground_truth: np.ndarray | None, selection: Selection, scores: Scores
+    staging: Path, ground_truth: np.ndarray | None, selection: Selection, scores: Scores, options: StitchOptions
 ) -> dict[str, Any]:
     """Write the result files into ``staging``; return the ``metrics.json`` content (for the commit to write)."""
     write_stitched(staging / "stitched.npz", scores.result)
     if ground_truth is not None and scores.stitched is not None:
         write_comparison_plot(staging / "comparison.png", scores.result.object, ground_truth, scores.result.coverage)
         write_frc_plot(staging / "frc.png", scores.stitched, scores.extras)
-    return metrics_document(selection, scores)
+    return metrics_document(selection, scores, options)
 
 
 def versions() -> dict[str, str]:

@@ -6,11 +6,17 @@ from dataclasses import dataclass
 
 from ptychostitch.data import GridLinesDataset
 from ptychostitch.errors import InputError, quoted
+from ptychostitch.runner.defaults import STITCH_OPTIONS, StitchChoice
 from ptychostitch.stitchers import Selection, StitchContext, StitchOptions, select
 
 
+def stitch_options(dataset: GridLinesDataset, choice: StitchChoice = STITCH_OPTIONS) -> StitchOptions:
+    """The one place a :class:`StitchChoice` becomes the options a stitcher is given, for ``dataset``."""
+    return choice.resolve(dataset.N, dataset.probeGuess is not None)
+
+
 def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = None) -> StitchContext:
-    """What a stitcher needs to know about the test split ``dataset``.
+    """What a stitcher needs to know about the test split ``dataset``; ``options`` default to :func:`stitch_options`.
 
     Raises
     ------
@@ -35,7 +41,7 @@ def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = No
         grid=dataset.grid,
         probe=dataset.probeGuess,
         norm_Y_I=dataset.norm_Y_I,
-        options=options or StitchOptions(),
+        options=options or stitch_options(dataset),
     )
 
 
@@ -47,13 +53,13 @@ class StitchPlan:
     selection: Selection
 
 
-def plan_stitch(dataset: GridLinesDataset, options: StitchOptions, requested: str = "auto") -> StitchPlan:
-    """Build the stitch context of the test split ``dataset`` and select a stitcher for it.
+def plan_stitch(dataset: GridLinesDataset, choice: StitchChoice, requested: str = "auto") -> StitchPlan:
+    """Build the stitch context of the test split ``dataset`` (``choice`` resolved by :func:`stitch_options`) and select a stitcher.
 
     Raises
     ------
     InputError
         Nothing defines the frame, or no (or not the requested) stitcher can run.
     """
-    context = stitch_context(dataset, options)
+    context = stitch_context(dataset, stitch_options(dataset, choice))
     return StitchPlan(context, select(context, requested))

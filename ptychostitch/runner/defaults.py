@@ -28,12 +28,47 @@ N = 64, gridsize 1, ideal-disk probe, synthetic phase; one train object scanned 
 (6889 patterns) and one test object at a 10 px stride (1089 patterns).
 """
 
-STITCH_OPTIONS = StitchOptions(weighting="probe", crop=None)
-"""How the default run stitches: whole patches averaged with weights ``|probe|**2``.
+DEFAULT_CROP_TEXT = "N//2, the valid centre of a PtychoPINN-style decoder; --crop N keeps the whole patch"
 
-The model is only constrained where the probe illuminates the object; probe weighting scored
-best of the weightings and crops tried (``docs/model.md``).
-"""
+
+@dataclass(frozen=True)
+class StitchChoice:
+    """How ``run``, ``evaluate`` and ``stitchers --test-npz`` combine patches, before the dataset is known.
+
+    Resolved once, by :func:`ptychostitch.runner.context.stitch_options`, into the
+    :class:`~ptychostitch.stitchers.StitchOptions` a stitcher is given (and ``metrics.json``
+    records). The default keeps the central ``N//2 x N//2`` of each patch (PtychoPINN's position
+    path keeps ``M = N//2`` by default; its decoders output 0 outside that centre) and weights
+    the kept pixels by ``|probe|**2`` where the file has a probe. Why, with measurements:
+    ``docs/metrics.md`` (stitching default).
+
+    Attributes
+    ----------
+    weighting : {"auto", "uniform", "probe"}
+        ``auto``: ``probe`` when the dataset has a probe, else ``uniform``.
+    crop : int or None
+        Side ``M`` of the kept centre; None means ``N//2``. ``N`` keeps the whole patch.
+    device : str
+        As :attr:`StitchOptions.device`.
+    """
+
+    weighting: Literal["auto", "uniform", "probe"] = field(
+        default="auto", metadata={"help": "per-pixel patch weight: 1, |probe|^2, or auto (|probe|^2 where the file has a probe)", "flag": "--stitch-weighting"}
+    )
+    crop: int | None = field(
+        default=None,
+        metadata={"help": "keep only the central MxM pixels of each patch", "metavar": "M", "check": "positive", "default_text": DEFAULT_CROP_TEXT},
+    )
+    device: str = "cpu"
+
+    def resolve(self, n: int, has_probe: bool) -> StitchOptions:
+        """The :class:`StitchOptions` this choice means for patches of side ``n``, with or without a probe."""
+        weighting = ("probe" if has_probe else "uniform") if self.weighting == "auto" else self.weighting
+        return StitchOptions(weighting=weighting, crop=max(1, n // 2) if self.crop is None else self.crop, device=self.device)
+
+
+STITCH_OPTIONS = StitchChoice()
+"""How ``run`` and ``evaluate`` stitch when not told: the central ``N//2`` crop, probe-weighted where a probe exists."""
 
 _DATA, _TRAINING, _INFERENCE = "data", "model and training", "inference and stitching"  # run's argument groups
 
@@ -50,8 +85,8 @@ def _stitcher(**metadata: Any) -> Any:
     return field(default="auto", metadata={"help": "auto (the best capable one) or a stitcher `ptychostitch stitchers` lists", "metavar": "auto|NAME", **metadata})
 
 
-def _stitch(default: StitchOptions, **metadata: Any) -> Any:
-    """``StitchOptions`` whose weighting and crop are flags; the device is the run's own."""
+def _stitch(default: StitchChoice, **metadata: Any) -> Any:
+    """A :class:`StitchChoice` whose weighting and crop are flags; the device is the run's own."""
     return field(default=default, metadata={"nested": ("weighting", "crop"), **metadata})
 
 
@@ -77,6 +112,10 @@ class RunConfig:
     )
     output_dir: Path = field(default=Path("ptychostitch-run"), metadata={"help": "artifacts folder", "metavar": "DIR", "group": _DATA})
     overwrite: bool = _overwrite(group=_DATA)
+    resume: Path | None = field(
+        default=None,
+        metadata={"help": "continue the run in DIR from its last checkpoint (same options; --epochs may change)", "metavar": "DIR", "group": _DATA},
+    )
     model: str = field(
         default="reference",
         metadata={
@@ -92,6 +131,11 @@ class RunConfig:
     batch_size: int = _training("batch_size")
     loss: LossName = _training("loss")
     learning_rate: float = _training("learning_rate")
+    val_fraction: float = field(
+        default=0.1,
+        metadata={"help": "fraction of train rows held out for validation, as one band of the scan (see docs/model.md)", "metavar": "F",
+                  "check": "non-negative", "group": _TRAINING},
+    )
     seed: int = field(
         default=0,
         metadata={"help": "seed of training, the initial weights and the embedded dataset's noise", "metavar": "S", "group": _TRAINING},
@@ -103,7 +147,7 @@ class RunConfig:
         default="cpu", metadata={"help": "torch device for training, inference and torch-based stitchers", "group": _INFERENCE}
     )
     stitcher: str = _stitcher(group=_INFERENCE)
-    stitch: StitchOptions = _stitch(STITCH_OPTIONS, group=_INFERENCE)
+    stitch: StitchChoice = _stitch(STITCH_OPTIONS, group=_INFERENCE)
     keep_tmp: bool = field(
         default=True,
         metadata={
@@ -123,7 +167,7 @@ class EvaluateConfig:
     )
     output_dir: Path = field(metadata={"help": "where stitched.npz, metrics.json and the PNGs go", "metavar": "DIR"})
     stitcher: str = _stitcher()
-    stitch: StitchOptions = _stitch(StitchOptions())
+    stitch: StitchChoice = _stitch(STITCH_OPTIONS)
     batch_size: int = field(
         default=DEFAULT_BATCH_SIZE, metadata={"help": "rows of predictions read at a time", "metavar": "B", "check": "positive"}
     )

@@ -26,6 +26,6 @@ def evaluate(config: EvaluateConfig) -> tuple[Path, dict[str, Any]]:
     plan = plan_stitch(dataset, config.stitch, config.stitcher)
     with claim(config.output_dir, overwrite=config.overwrite) as folder:
         scores = stitch_and_score(dataset, plan.context, plan.selection, predictions)
-        document = write_results(folder.staging, dataset.YY_ground_truth, plan.selection, scores)
+        document = write_results(folder.staging, dataset.YY_ground_truth, plan.selection, scores, plan.context.options)
         folder.commit(document, keep=(config.test_npz, config.predictions))
     return folder.final, document

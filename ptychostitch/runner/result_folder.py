@@ -137,6 +137,21 @@ class ResultFolder:
         log.info("wrote %s", self.final / METRICS)
         return self.final
 
+    def keep_unfinished(self) -> bool:
+        """Move what was staged into :attr:`final` without ``metrics.json`` or manifest (a run to resume); True if done.
+
+        Refused (False, and nothing moves) when :attr:`final` holds an earlier run: its files stay as they are.
+        """
+        if self._done or _holds_run(self.final):
+            return False
+        with interrupts.deferred():
+            for rel in _files_under(self.staging):
+                _move(self.staging / rel, self.final / rel)
+            self._done = True
+            shutil.rmtree(self.staging, ignore_errors=True)
+        log.warning("%s: kept unfinished (no %s) to resume from", self.final, METRICS)
+        return True
+
     def abandon(self) -> None:
         """Discard what was staged; remove :attr:`final` too if the claim created it and it is empty."""
         self._done = True

@@ -30,7 +30,9 @@ from ptychostitch.runner.artifacts import versions, write_results
 from ptychostitch.runner.context import plan_stitch
 from ptychostitch.runner.defaults import EMBEDDED_DATASET, RunConfig
 from ptychostitch.runner.result_folder import ResultFolder, claim
+from ptychostitch.runner.resume import LAST, TrainingInterrupted, checkpoint_writer, resumed
 from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
+from ptychostitch.runner.validation import Rows, split_rows
 from ptychostitch.simulate import simulate
 
 log = logging.getLogger(__name__)
@@ -63,13 +65,16 @@ def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
     """
     if (config.train_npz is None) != (config.test_npz is None):
         raise InputError("give both --train-npz and --test-npz, or neither (to simulate the embedded default)")
+    resume = None
+    if config.resume is not None:
+        config, resume = resumed(config)
     device = _device(config.device)
     with claim(config.output_dir, overwrite=config.overwrite) as folder:
-        document = _run(config, device, folder)
+        document = _run(config, device, folder, resume)
     return folder.final, document
 
 
-def _run(config: RunConfig, device: str, folder: ResultFolder) -> dict[str, Any]:
+def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = None) -> dict[str, Any]:
     staging = folder.staging
     stage = Stages()
     train_path, test_path = config.train_npz, config.test_npz
@@ -87,8 +92,8 @@ def _run(config: RunConfig, device: str, folder: ResultFolder) -> dict[str, Any]
                 f"{quoted(train_path)} has N={train_split.N}, gridsize={train_split.gridsize} but {quoted(test_path)} has "
                 f"N={test.N}, gridsize={test.gridsize}: train and test must match"
             )
-    with stage("train"):
-        model, spec, history = _model(config, test, train_split, device)
+    with stage("train"), _keep_checkpoints(folder):
+        model, spec, history = _model(config, test, train_split, device, resume, staging)
         probe = simulation_probe(test)
         orientation = None
         if test.positions is not None and probe is not None and len(test.frame_rows) > 1:
@@ -110,7 +115,7 @@ def _run(config: RunConfig, device: str, folder: ResultFolder) -> dict[str, Any]
         patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
         scores = stitch_and_score(test, context, selection, patches)
     with stage("artifacts"):
-        document = write_results(staging, test.YY_ground_truth, selection, scores)
+        document = write_results(staging, test.YY_ground_truth, selection, scores, context.options)
         if tmp_file.exists() and not config.keep_tmp:
             tmp_file.unlink()
     simulated = config.test_npz is None
@@ -139,11 +144,30 @@ def _run(config: RunConfig, device: str, folder: ResultFolder) -> dict[str, Any]
     return document
 
 
+@contextlib.contextmanager
+def _keep_checkpoints(folder: ResultFolder) -> Iterator[None]:
+    """Ctrl-C while training: keep the staged checkpoints (and datasets) in the folder, unfinished, to resume from."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        staged = folder.staging / LAST
+        if not staged.is_file():
+            raise
+        import torch
+
+        epoch = int(torch.load(staged, map_location="cpu", weights_only=True)["info"]["epoch"])
+        if not folder.keep_unfinished():
+            raise
+        raise TrainingInterrupted(folder.final, epoch) from None
+
+
 def _model(
-    config: RunConfig, test: GridLinesDataset, train_split: GridLinesDataset | None, device: str
+    config: RunConfig, test: GridLinesDataset, train_split: GridLinesDataset | None, device: str, resume: Any, staging: Path
 ) -> tuple[Any, Any, list[Any]]:
     """Build or load the model and train it unless a checkpoint is given with ``--epochs 0``."""
-    if config.checkpoint is not None:
+    if resume is not None:
+        model, spec = resume.model, resume.spec
+    elif config.checkpoint is not None:
         loaded = load_checkpoint(config.checkpoint)
         loaded.check_data(test.N, test.gridsize, str(test.path))
         model, spec = loaded.model, loaded.spec
@@ -152,8 +176,21 @@ def _model(
         model = build_model(spec, seed=config.seed)
     if train_split is None:
         return model, spec, []
-    result = train(model, _training_data(train_split, config.loss), _train_options(config, device))
+    data = _training_data(train_split, config.loss)
+    rows = split_rows(train_split.path, config.val_fraction, config.seed)
+    validation = None
+    if len(rows.validation):
+        data, validation = (_subset(data, chosen) for chosen in (rows.train, rows.validation))
+    result = train(
+        model, data, _train_options(config, device), validation=validation,
+        resume=None if resume is None else resume.training, on_epoch=checkpoint_writer(staging, spec, config),
+    )
     return result.model, spec, result.history
+
+
+def _subset(data: TrainingData, rows: Any) -> TrainingData:
+    """``data`` restricted to ``rows``."""
+    return replace(data, **{name: None if getattr(data, name) is None else Rows(getattr(data, name), rows) for name in ("diffraction", "y_i", "y_phi")})
 
 
 def _device(requested: str) -> str:

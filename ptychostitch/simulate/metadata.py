@@ -74,7 +74,7 @@ def build_metadata(config: SimulationConfig, probe: Probe, *, seed: int, intensi
             "probe_npz": str(config.probe) if custom else None,
             "set_phi": config.set_phi,
             "coords_type": "relative",
-            "coords_offsets_order": "object-major",
+            "coords_offsets_order": "position-major",
             "seed": seed,
             "intensity_scale": intensity_scale,
         },

@@ -7,8 +7,10 @@ so memory stays near one split's objects plus one chunk's intermediates.
 
 The train rows are shuffled with ``RandomState(0).permutation(B)`` like PtychoPINN's; only that
 index array is held, and each chunk computes the rows it needs from the objects (file row ``t``
-holds object-major row ``perm[t]``). Unlike PtychoPINN, the train ``coords_*`` are permuted too,
-so every member's row ``t`` describes the same pattern.
+holds object-major row ``perm[t]``). Unlike PtychoPINN, the train ``coords_nominal``/``coords_true``
+are permuted too (their values repeat per object, so only the order of gridsize>1 channels could
+tell). ``coords_offsets`` is written exactly as PtychoPINN writes it: position-major and unshuffled,
+so PtychoPINN's tools read the same positions per row from our files as from theirs.
 
 Both files are written under temporary names and renamed only when both are complete.
 """
@@ -181,7 +183,7 @@ def _write_split(
     whole = {
         "coords_nominal": lambda: split.coords_nominal(order),
         "coords_true": lambda: split.coords_nominal(order),
-        "coords_offsets": lambda: split.coords_offsets(order),
+        "coords_offsets": split.coords_offsets,
         "YY_full": split.full,
         "probeGuess": lambda: probe.guess,
         "probe_simulated": lambda: probe.simulated,

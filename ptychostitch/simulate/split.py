@@ -73,9 +73,15 @@ class Split:
         o, side = self.layout.gt_origin, self.layout.gt_side
         return np.ascontiguousarray(self.full()[0, o : o + side, o : o + side])
 
-    def coords_offsets(self, rows: np.ndarray) -> np.ndarray:
-        """Object-frame centres of the given rows, PtychoPINN layout ``(r, 1, 2, C)`` float32, ``(y, x)``."""
-        positions = self.layout.object_positions()[np.asarray(rows) % self.layout.rows_per_object]
+    def coords_offsets(self) -> np.ndarray:
+        """Object-frame centres in PtychoPINN's row order, layout ``(B, 1, 2, C)`` float32, ``(y, x)``.
+
+        Position-major, as PtychoPINN's writer repeats each position once per object
+        (``ptycho/workflows/grid_lines_workflow.py::simulate_grid_data``): row ``p*nimgs + o`` holds
+        position ``p`` (of object ``o``), so the rows do not follow the object-major data rows
+        (nor, in the train split, their shuffle) unless ``nimgs`` is 1.
+        """
+        positions = np.repeat(self.layout.object_positions(), self.layout.nimgs, axis=0)
         return np.moveaxis(positions, -1, 1)[:, None].astype(np.float32)
 
     def coords_nominal(self, rows: np.ndarray) -> np.ndarray:

@@ -26,7 +26,8 @@ grow with the overlap depth; the result is cast to complex64 at the end.
 
 Uncovered pixels are exactly 0 (PtychoPINN divides by ``1e-9 + count``; here the division is
 only done where the coverage is positive, so edge pixels with tiny bilinear weight are not
-attenuated). Only uniform weights. TensorFlow is imported the first time :meth:`capability` or
+attenuated). Weights: PtychoPINN's uniform ones, or ``|probe|**2`` cropped as the patches
+(a fourth difference: the weights go through the same translation as the ones). TensorFlow is imported the first time :meth:`capability` or
 :meth:`stitch` needs it, never when this module is imported.
 """
 
@@ -86,9 +87,10 @@ def _footprint_kernel(tf: Any) -> Callable[..., Any]:
             tf.TensorSpec([None, 2], tf.int64),
             tf.TensorSpec([None, 2], tf.float64),
             tf.TensorSpec([2], tf.int64),
+            tf.TensorSpec([None, None], tf.float32),
         ]
     )
-    def footprints(crops: Any, origin: Any, frac: Any, shape: Any) -> tuple[Any, Any]:
+    def footprints(crops: Any, origin: Any, frac: Any, shape: Any, weights: Any) -> tuple[Any, Any]:
         """Translate each crop over its ``(M+1)^2`` box; keep only the in-frame pixels.
 
         Parameters
@@ -102,17 +104,19 @@ def _footprint_kernel(tf: Any) -> Callable[..., Any]:
             Fractional part ``(fy, fx)`` of that coordinate, each in ``[0, 1)``.
         shape : (2,) int64
             ``(H, W)`` of the frame.
+        weights : (M, M) float32
+            Per-pixel weight of every crop (ones, or ``|probe|**2`` cropped the same way).
 
         Returns
         -------
         index : (K,) int64
             Flat frame index ``y * W + x`` of every in-frame footprint pixel.
         values : (K, 3) float64
-            Its translated (real, imaginary, ones) contributions: computed in float32 (the
+            Its translated (weighted real, weighted imaginary, weight) contributions: computed in float32 (the
             patches carry float32 precision), returned as float64 for the accumulation.
         """
-        real = tf.math.real(crops)
-        data = tf.stack([real, tf.math.imag(crops), tf.ones_like(real)], axis=-1)
+        w = tf.broadcast_to(weights[None], tf.shape(crops, out_type=tf.int32))
+        data = tf.stack([tf.math.real(crops) * w, tf.math.imag(crops) * w, w], axis=-1)
         data = tf.pad(data, [[0, 0], [1, 1], [1, 1], [0, 0]])
         side = tf.shape(crops, out_type=tf.int64)[1] + 1
         f = tf.cast(frac, tf.float32)
@@ -159,17 +163,12 @@ class TfShiftSumStitcher:
         if found.module is None:
             return Capability(False, found.problem)
         options = context.options
-        if options.weighting != "uniform":
-            return Capability(
-                False,
-                f"only uniform weights (PtychoPINN's shift_and_sum divides by translated ones); weighting {options.weighting!r} is not supported",
-            )
         if context.positions is None:
             return Capability(False, "needs scan positions (coords_offsets or xcoords/ycoords)")
         crop = context.N if options.crop is None else options.crop
         return Capability(
             True,
-            f"{len(context.frame_rows) * context.channels} positioned patches, crop {crop} px, bilinear, uniform weights",
+            f"{len(context.frame_rows) * context.channels} positioned patches, crop {crop} px, bilinear, {options.weighting} weights",
         )
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
@@ -194,6 +193,7 @@ class TfShiftSumAccumulator(SumAccumulator):
         self.name, self.tf, self.context = stitcher.name, tf, context
         self.start, self.m = crop_window(context.N, context.options.crop)
         h, w = context.frame_shape
+<<<<<<< HEAD
         self.kernel = _footprint_kernel(tf)
         self.canvas = tf.Variable(tf.zeros((h * w, 3), tf.float64))
         self.shape = tf.constant([h, w], tf.int64)
@@ -238,6 +238,34 @@ class TfShiftSumAccumulator(SumAccumulator):
     def snapshot(self) -> StitchResult:
         h, w = self.context.frame_shape
         sums = self.canvas.numpy().reshape(h, w, 3)
+=======
+        kernel = _footprint_kernel(tf)
+        canvas = tf.Variable(tf.zeros((h * w, 3), tf.float64))
+        shape = tf.constant([h, w], tf.int64)
+        chunk = max(1, self.chunk_pixels // (m + 1) ** 2)
+        weights = np.ones((m, m), np.float32)
+        if context.options.weighting == "probe":
+            weights = (np.abs(np.asarray(context.probe)[start : start + m, start : start + m]) ** 2).astype(np.float32)
+        weights = tf.constant(weights)
+        placed = 0
+        for part in stream:
+            crops = part.patches[:, start : start + m, start : start + m, :]
+            crops = np.moveaxis(crops, -1, 1).reshape(-1, m, m).astype(np.complex64, copy=False)
+            corner = top_left(positions[part.start : part.stop].reshape(-1, 2), n) + start
+            origin = np.floor(corner)
+            frac = corner - origin
+            for k in range(0, len(crops), chunk):
+                index, values = kernel(
+                    tf.constant(crops[k : k + chunk]),
+                    tf.constant(origin[k : k + chunk].astype(np.int64)),
+                    tf.constant(frac[k : k + chunk]),
+                    shape,
+                    weights,
+                )
+                canvas.scatter_add(tf.IndexedSlices(values, index))
+            placed += len(crops)
+        sums = canvas.numpy().reshape(h, w, 3)
+>>>>>>> main
         coverage = sums[..., 2].astype(np.float32)
         covered = coverage > 0
         obj = np.zeros((h, w), np.complex128)

@@ -8,7 +8,9 @@ overlap, times ``norm_Y_I`` (PtychoPINN's
 and the tile is the mean of the channels. PtychoPINN tiles the channels side by side instead,
 which gives a checkerboard.
 
-Needs the regular-grid layout (grid-lines metadata); ignores positions. Only uniform weights.
+Needs the regular-grid layout (grid-lines metadata); ignores positions. A crop is honoured by
+refusing it when the tiles reach outside the kept centre. Tiles do not overlap, so each pixel has
+one value (or the mean of a group's channels) and a weighting changes nothing: any is accepted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Iterable
 import numpy as np
 
 from ptychostitch import hookimpl
+from ptychostitch.geometry import crop_window
 from ptychostitch.stitchers.accumulate import SumAccumulator
 from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches, frame_part
 
@@ -32,10 +35,6 @@ class TfStyleStitcher:
         grid = context.grid
         if grid is None:
             return Capability(False, "needs the regular-grid layout (grid-lines metadata: outer_offset_test, nimgs_test)")
-        if context.options.weighting != "uniform":
-            return Capability(False, f"tiles without overlap, so weighting {context.options.weighting!r} has no meaning; use uniform")
-        if context.options.crop is not None:
-            return Capability(False, "keeps stride-sized tiles; a patch crop does not apply")
         if (grid.N, grid.gridsize) != (context.N, context.gridsize):
             return Capability(False, f"grid layout is for N={grid.N}, gridsize={grid.gridsize} but patches are N={context.N}, gridsize={context.gridsize}")
         if grid.n_rows != context.n_rows:
@@ -46,6 +45,11 @@ class TfStyleStitcher:
         low = grid.gt_origin - grid.offset * (grid.gridsize - 1)
         if low < 0 or grid.gt_origin + grid.stride > grid.N:
             return Capability(False, f"a {grid.stride}-px tile at patch offset {grid.gt_origin} does not fit in an N={grid.N} patch")
+        start, side = crop_window(context.N, context.options.crop)
+        if low < start or grid.gt_origin + grid.stride > start + side:
+            return Capability(
+                False, f"its {grid.stride}-px tiles reach patch pixels {low} .. {grid.gt_origin + grid.stride - 1}, outside the kept crop {start} .. {start + side - 1}"
+            )
         return Capability(True, f"regular {grid.m}x{grid.m} grid, stride {grid.stride} px, gridsize {grid.gridsize}")
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:

@@ -24,9 +24,8 @@ import ptychostitch.runner.run
 from ptychostitch.cli import build_parser, main
 from ptychostitch.commands.flags import config_from_args
 from ptychostitch.model.options import LOSSES, TrainOptions
-from ptychostitch.runner.defaults import STITCH_OPTIONS, EvaluateConfig, RunConfig
+from ptychostitch.runner.defaults import STITCH_OPTIONS, EvaluateConfig, RunConfig, StitchChoice
 from ptychostitch.simulate import SimulationConfig
-from ptychostitch.stitchers import StitchOptions
 
 REPO = Path(__file__).resolve().parents[2]
 SIMULATE_REQUIRED = ["--output-dir", "out"]
@@ -39,13 +38,13 @@ CHANGED = {
         probe_transform_pipeline="smooth:0.5|pad:32", set_phi=True, seed=7, compress=True,
     ),
     "run": RunConfig(
-        train_npz=Path("a.npz"), test_npz=Path("b.npz"), output_dir=Path("o"), overwrite=True, model="pkg.mod:factory",
+        train_npz=Path("a.npz"), test_npz=Path("b.npz"), output_dir=Path("o"), overwrite=True, resume=Path("r"), val_fraction=0.25, model="pkg.mod:factory",
         checkpoint=Path("c.pt"), epochs=0, batch_size=5, loss="poisson", learning_rate=1e-3, seed=3, infer_batch_size=7,
-        device="auto", stitcher="my-stitcher", stitch=StitchOptions(weighting="uniform", crop=12), keep_tmp=False,
+        device="auto", stitcher="my-stitcher", stitch=StitchChoice(weighting="uniform", crop=12), keep_tmp=False,
     ),
     "evaluate": EvaluateConfig(
         test_npz=Path("t.npz"), predictions=Path("p.npz"), output_dir=Path("o"), stitcher="my-stitcher",
-        stitch=StitchOptions(weighting="probe", crop=8), batch_size=9, overwrite=True,
+        stitch=StitchChoice(weighting="probe", crop=8), batch_size=9, overwrite=True,
     ),
 }
 CLASSES = {"simulate": SimulationConfig, "run": RunConfig, "evaluate": EvaluateConfig}
@@ -123,14 +122,13 @@ def test_no_flags_give_the_dataclass_defaults(command: str) -> None:
     assert parse(command) == DEFAULT[command]
 
 
-def test_run_and_evaluate_share_stitch_flags_with_run_defaulting_to_probe_weighting() -> None:
+def test_run_and_evaluate_share_stitch_flags_and_one_default() -> None:
     for command in ("run", "evaluate"):
         by_dest = {a.dest: a for a in flag_actions(command)}
         assert by_dest["stitch_weighting"].option_strings == ["--stitch-weighting"]
         assert by_dest["stitch_crop"].option_strings == ["--crop"] and by_dest["stitcher"].option_strings == ["--stitcher"]
-        assert by_dest["stitch_weighting"].choices == ("uniform", "probe")
-    assert parse("run").stitch == STITCH_OPTIONS == StitchOptions(weighting="probe")
-    assert parse("evaluate").stitch == StitchOptions()
+        assert by_dest["stitch_weighting"].choices == ("auto", "uniform", "probe")
+    assert parse("run").stitch == parse("evaluate").stitch == STITCH_OPTIONS == StitchChoice(weighting="auto", crop=None)
     assert {a.dest: a.help for a in flag_actions("run")}["stitch_crop"] == {a.dest: a.help for a in flag_actions("evaluate")}["stitch_crop"]
 
 
@@ -192,7 +190,7 @@ def test_bad_values_exit_2_with_one_line_naming_the_flag(command: str, capsys: p
         outer, _, inner = name.partition("_")
         spec = {f.name: f for f in dataclasses.fields(owner)}.get(name)
         if spec is None and dataclasses.is_dataclass(getattr(DEFAULT[command], outer, None)):
-            spec = {f.name: f for f in dataclasses.fields(StitchOptions)}[inner]
+            spec = {f.name: f for f in dataclasses.fields(StitchChoice)}[inner]
         if spec is not None and "check" in spec.metadata:
             checks[name] = spec.metadata["check"]
     by_dest = {a.dest: a.option_strings[0] for a in flag_actions(command)}

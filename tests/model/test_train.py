@@ -102,3 +102,26 @@ def test_missing_inputs_are_named() -> None:
         train(model, TrainingData(data.diffraction[:0], data.probe), TrainOptions(epochs=1))
     with pytest.raises(InputError, match="loss must be one of"):
         TrainOptions(loss="mse")
+
+
+def test_resuming_after_an_epoch_equals_an_uninterrupted_run_bit_for_bit() -> None:
+    options = TrainOptions(epochs=3, batch_size=8, learning_rate=1e-2, seed=4)
+    model, data = model_and_data("mae", seed=2)
+    whole = train(model, data, options)
+    states: list[dict] = []
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(record, state) -> None:
+        states.append(state)
+        raise Stop
+
+    first, data = model_and_data("mae", seed=2)
+    with pytest.raises(Stop):
+        train(first, data, options, on_epoch=stop_after_first)
+    fresh, data = model_and_data("mae", seed=99)  # other initial weights: the state must replace them
+    resumed = train(fresh, data, options, resume=states[0])
+    assert [r.loss for r in resumed.history] == [r.loss for r in whole.history]
+    final = whole.model.state_dict()
+    assert all(torch.equal(final[k], v) for k, v in resumed.model.state_dict().items())

@@ -63,9 +63,9 @@ def test_evaluate_reproduces_the_ground_truth(
 def test_named_stitcher_that_cannot_run_exits_2_with_its_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     written = write_grid_file(tmp_path / "test.npz")
     pred = write_predictions(tmp_path / "pred.npz", written.true_patches)
-    assert evaluate(written.path, pred, tmp_path / "out", "--stitcher", "tf-style", "--stitch-weighting", "probe") == 2
+    assert evaluate(written.path, pred, tmp_path / "out", "--stitcher", "tf-style", "--crop", "2") == 2
     line = one_error_line(capsys)
-    assert "'tf-style' cannot run" in line and "weighting 'probe'" in line
+    assert "'tf-style' cannot run" in line and "outside the kept crop" in line
     assert not (tmp_path / "out" / "stitched.npz").exists()
 
     scattered = write_scattered_file(tmp_path / "scattered.npz")

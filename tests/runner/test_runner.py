@@ -21,9 +21,10 @@ from ptychostitch.cli import main
 from ptychostitch.data import load_gridlines
 from ptychostitch.runner import result_folder
 from ptychostitch.runner import run as pipeline
+from ptychostitch.runner.defaults import StitchChoice
 from ptychostitch.runner.run import RunConfig, run
 from ptychostitch.simulate import SimulationConfig, simulate
-from ptychostitch.stitchers import StitchOptions, StitchResult
+from ptychostitch.stitchers import StitchResult
 from ptychostitch.stitchers.torch_mmap import TorchMmapStitcher
 
 TINY = SimulationConfig(N=16, gridsize=1, size=64, outer_offset_train=4, outer_offset_test=8, nimgs_train=1, nimgs_test=1, set_phi=True, seed=0)
@@ -74,7 +75,7 @@ def test_missing_positions_fall_back_to_tf_style(tiny: tuple[Path, Path], tmp_pa
 
     monkeypatch.setattr(pipeline, "load_gridlines", without_positions)
     with caplog.at_level(logging.WARNING):
-        _, document = run(tiny_config(tiny, tmp_path / "out", stitch=StitchOptions()))
+        _, document = run(tiny_config(tiny, tmp_path / "out", stitch=StitchChoice(weighting="uniform")))
     section = document["stitcher"]
     assert section["name"] == "tf-style" and section["fallback"] is True and section["requested"] == "auto"
     assert "positions" in section["rejected"]["torch-mmap"]
@@ -85,9 +86,9 @@ def test_missing_positions_fall_back_to_tf_style(tiny: tuple[Path, Path], tmp_pa
 
 def test_second_run_goes_to_a_new_folder_and_checkpoint_reloads(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run(tiny_config(tiny, out, stitcher="tf-style", stitch=StitchOptions()))
+    run(tiny_config(tiny, out, stitcher="tf-style", stitch=StitchChoice(weighting="uniform")))
     first = (out / "metrics.json").read_text()
-    run(tiny_config(tiny, out, checkpoint=out / "checkpoint.pt", epochs=0, stitcher="tf-style", stitch=StitchOptions()))
+    run(tiny_config(tiny, out, checkpoint=out / "checkpoint.pt", epochs=0, stitcher="tf-style", stitch=StitchChoice(weighting="uniform")))
     assert (out / "metrics.json").read_text() == first
     second = json.loads((tmp_path / "out-2" / "metrics.json").read_text())
     assert second["stitched"] == json.loads(first)["stitched"]
@@ -153,7 +154,7 @@ def test_run_writes_metrics_json_last_and_nothing_survives_a_failure_before_it(
     tiny: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
-    final, _ = run(tiny_config(tiny, out, stitcher="tf-style", stitch=StitchOptions()))
+    final, _ = run(tiny_config(tiny, out, stitcher="tf-style", stitch=StitchChoice(weighting="uniform")))
     assert final == out
     written = {p.relative_to(out).as_posix(): p.stat().st_ctime_ns for p in out.rglob("*") if p.is_file()}
     assert {"run.json", "checkpoint.pt", "stitched.npz", "metrics.json"} <= set(written)
@@ -170,5 +171,5 @@ def test_run_writes_metrics_json_last_and_nothing_survives_a_failure_before_it(
 
     monkeypatch.setattr(result_folder, "write_json", fails_at_metrics)
     with pytest.raises(OSError, match="No space left"):
-        run(tiny_config(tiny, tmp_path / "second", stitcher="tf-style", stitch=StitchOptions()))
+        run(tiny_config(tiny, tmp_path / "second", stitcher="tf-style", stitch=StitchChoice(weighting="uniform")))
     assert not (tmp_path / "second").exists()  # not even run.json or the checkpoint

@@ -130,20 +130,47 @@ def test_labels_are_normalised_object_patches_in_row_order(dataset: dict, name: 
 @pytest.mark.parametrize("name", ["train", "test"])
 def test_coordinates(dataset: dict, name: str) -> None:
     config, arrays = dataset["config"], dataset[name]
-    n, g, off = config.N, config.gridsize, config.offset
+    g, off = config.gridsize, config.offset
     expected_rel = np.array([[(g - 1) * off / 2 - off * j for i in range(g) for j in range(g)],
                              [(g - 1) * off / 2 - off * i for i in range(g) for j in range(g)]])
     np.testing.assert_array_equal(arrays["coords_nominal"], np.broadcast_to(expected_rel, arrays["coords_nominal"].shape))
     np.testing.assert_array_equal(arrays["coords_true"], arrays["coords_nominal"])
-    # coords_offsets row t is (y, x) of data row t: the patch cut there from its object is Y_I's.
+
+
+def ptychopinn_coords_offsets(config: SimulationConfig, outer_offset: int, nimgs: int) -> np.ndarray:
+    """PtychoPINN's writer, by loops: one object's window centres ``(y, x)``, each repeated ``nimgs`` times.
+
+    ``tf.repeat(positions, nimgs, axis=0)`` in ``simulate_grid_data``: row ``p*nimgs + o`` is position ``p``.
+    """
+    n, g, s = config.N, config.gridsize, outer_offset // 2
+    m = (config.size - (n + (g - 1) * config.offset)) // s + 1
+    rows = []
+    for r in range(m):
+        for c in range(m):
+            centre = [[s * r + config.offset * i + (n - 1) / 2 for i in range(g) for j in range(g)],
+                      [s * c + config.offset * j + (n - 1) / 2 for i in range(g) for j in range(g)]]
+            rows.extend([centre] * nimgs)
+    return np.array(rows, np.float32)[:, None]
+
+
+@pytest.mark.parametrize("name", ["train", "test"])
+def test_coords_offsets_position_major_like_ptychopinn(dataset: dict, name: str) -> None:
+    config, arrays = dataset["config"], dataset[name]
+    outer = config.outer_offset_test if name == "test" else config.outer_offset_train
+    nimgs = len(arrays["YY_full"])
+    assert nimgs == 2
+    np.testing.assert_array_equal(arrays["coords_offsets"], ptychopinn_coords_offsets(config, outer, nimgs))
+    assert dataset["meta"]["additional_parameters"]["coords_offsets_order"] == "position-major"
+    # Under PtychoPINN's ordering rule, data row (object o, position p) has its centre in coords row p*nimgs + o.
+    n, g = config.N, config.gridsize
     n_rows = len(arrays["Y_I"])
     order = np.arange(n_rows) if name == "test" else np.random.RandomState(0).permutation(n_rows)
-    per_object = n_rows // len(arrays["YY_full"])
+    per_object = n_rows // nimgs
     probe_amp = np.abs(arrays["probe_simulated"])
     for t in (0, 1, n_rows // 2, n_rows - 1):
-        img = order[t] // per_object
+        img, position = divmod(int(order[t]), per_object)
         for ch in range(g * g):
-            y, x = arrays["coords_offsets"][t, 0, :, ch] - (n - 1) / 2
+            y, x = arrays["coords_offsets"][position * nimgs + img, 0, :, ch] - (n - 1) / 2
             assert y == int(y) and x == int(x)
             patch = np.abs(arrays["YY_full"][img, int(y) : int(y) + n, int(x) : int(x) + n, 0])
             ratio = arrays["Y_I"][t, :, :, ch] / (patch * probe_amp)
@@ -208,7 +235,7 @@ def test_ptychopinn_reading_rules(dataset: dict) -> None:
             assert data["_metadata"].dtype.kind == "U"
     extra = meta["additional_parameters"]
     assert (extra["nimgs_test"], extra["outer_offset_test"]) == (config.nimgs_test, config.outer_offset_test)
-    assert extra["coords_offsets_order"] == "object-major" and extra["seed"] == config.seed
+    assert extra["coords_offsets_order"] == "position-major" and extra["seed"] == config.seed
     assert meta["creation_info"]["writer"].startswith("ptychostitch ")
     assert meta["physics_parameters"]["N"] == config.N and meta["physics_parameters"]["gridsize"] == config.gridsize
     test = dataset["test"]

@@ -249,8 +249,8 @@ def test_capability_reasons() -> None:
     base = dict(N=16, gridsize=2, n_rows=3, frame_shape=(30, 30), frame_rows=range(3))
     pos = np.zeros((3, 4, 2))
     assert s.capability(StitchContext(positions=pos, **base)).ok
-    probe = s.capability(StitchContext(positions=pos, options=StitchOptions(weighting="probe"), **base))
-    assert not probe.ok and "uniform" in probe.reason
+    probe = s.capability(StitchContext(positions=pos, probe=np.ones((16, 16), np.complex64), options=StitchOptions(weighting="probe"), **base))
+    assert probe.ok and "probe weights" in probe.reason
     assert "positions" in s.capability(StitchContext(**base)).reason
 
     def refused(ctx: StitchContext) -> str:  # malformed contexts: refused by the contract before any capability

@@ -34,12 +34,11 @@ def test_true_patches_reproduce_ground_truth(n: int, gridsize: int, outer_offset
     assert np.all(result.coverage == gridsize**2)
 
 
-def test_refuses_probe_weighting_and_wrong_row_count() -> None:
+def test_refuses_a_crop_its_tiles_leave_and_wrong_row_count() -> None:
     grid = GridLayout(size=150, N=32, gridsize=1, offset=4, outer_offset=12, nimgs=1)
     base = dict(N=32, gridsize=1, frame_shape=grid.gt_shape, frame_rows=range(grid.n_rows), grid=grid)
     assert not TfStyleStitcher().capability(StitchContext(n_rows=grid.n_rows + 1, **base)).ok
-    verdict = TfStyleStitcher().capability(
-        StitchContext(n_rows=grid.n_rows, options=StitchOptions(weighting="probe"), **base)
-    )
-    assert not verdict.ok and "weighting" in verdict.reason
+    assert TfStyleStitcher().capability(StitchContext(n_rows=grid.n_rows, options=StitchOptions(weighting="probe", crop=16), **base)).ok
+    verdict = TfStyleStitcher().capability(StitchContext(n_rows=grid.n_rows, options=StitchOptions(crop=4), **base))
+    assert not verdict.ok and "outside the kept crop" in verdict.reason
     assert "grid" in TfStyleStitcher().capability(StitchContext(n_rows=4, N=32, gridsize=1, frame_shape=(10, 10), frame_rows=range(4))).reason

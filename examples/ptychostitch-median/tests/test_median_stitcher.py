@@ -48,7 +48,6 @@ def test_refusals_say_why() -> None:
     assert median.capability(ctx).ok
     cases = {
         "needs scan positions": replace(ctx, positions=None),
-        "has no weights": replace(ctx, options=StitchOptions(weighting="probe")),
         "whole-pixel": replace(ctx, positions=ctx.positions + 0.25),
     }
     for reason, context in cases.items():
@@ -85,3 +84,19 @@ def test_patches_that_all_miss_the_frame_give_an_empty_object() -> None:
     result = MedianStitcher().stitch(away, batches)
     np.testing.assert_array_equal(result.object, np.zeros((4, 4), np.complex64))
     np.testing.assert_array_equal(result.coverage, np.zeros((4, 4), np.float32))
+
+
+def test_weighted_median_matches_the_plain_median_for_equal_weights_and_follows_heavy_weights() -> None:
+    from ptychostitch_median.stitcher import _weighted_median
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(5, 4, 6)).astype(np.float32)
+    for depth in (1, 2, 3, 4, 5):
+        got = _weighted_median(values[:depth], np.ones((depth, 4, 6), np.float32))
+        np.testing.assert_allclose(got, np.median(values[:depth], axis=0), rtol=1e-6)
+    heavy = np.ones((5, 4, 6), np.float32)
+    heavy[2] = 10.0
+    np.testing.assert_array_equal(_weighted_median(values, heavy), values[2])
+    padded = np.concatenate([values[:3], np.full((2, 4, 6), np.nan, np.float32)])
+    np.testing.assert_allclose(_weighted_median(padded, np.concatenate([np.ones((3, 4, 6)), np.zeros((2, 4, 6))]).astype(np.float32)),
+                               np.median(values[:3], axis=0), rtol=1e-6)
