@@ -193,11 +193,15 @@ class TfShiftSumAccumulator(SumAccumulator):
         self.name, self.tf, self.context = stitcher.name, tf, context
         self.start, self.m = crop_window(context.N, context.options.crop)
         h, w = context.frame_shape
-<<<<<<< HEAD
         self.kernel = _footprint_kernel(tf)
         self.canvas = tf.Variable(tf.zeros((h * w, 3), tf.float64))
         self.shape = tf.constant([h, w], tf.int64)
         self.chunk = max(1, stitcher.chunk_pixels // (self.m + 1) ** 2)
+        weights = np.ones((self.m, self.m), np.float32)
+        if context.options.weighting == "probe":
+            window = np.asarray(context.probe)[self.start : self.start + self.m, self.start : self.start + self.m]
+            weights = (np.abs(window) ** 2).astype(np.float32)
+        self.weights = tf.constant(weights)
         self.placed = 0
 
     def add(self, batch: PatchBatch, positions: np.ndarray | None = None) -> None:
@@ -224,6 +228,7 @@ class TfShiftSumAccumulator(SumAccumulator):
                 tf.constant(origin[k : k + self.chunk].astype(np.int64)),
                 tf.constant(frac[k : k + self.chunk]),
                 self.shape,
+                self.weights,
             )
             self.canvas.scatter_add(tf.IndexedSlices(values, index))
         self.placed += len(crops)
@@ -238,34 +243,6 @@ class TfShiftSumAccumulator(SumAccumulator):
     def snapshot(self) -> StitchResult:
         h, w = self.context.frame_shape
         sums = self.canvas.numpy().reshape(h, w, 3)
-=======
-        kernel = _footprint_kernel(tf)
-        canvas = tf.Variable(tf.zeros((h * w, 3), tf.float64))
-        shape = tf.constant([h, w], tf.int64)
-        chunk = max(1, self.chunk_pixels // (m + 1) ** 2)
-        weights = np.ones((m, m), np.float32)
-        if context.options.weighting == "probe":
-            weights = (np.abs(np.asarray(context.probe)[start : start + m, start : start + m]) ** 2).astype(np.float32)
-        weights = tf.constant(weights)
-        placed = 0
-        for part in stream:
-            crops = part.patches[:, start : start + m, start : start + m, :]
-            crops = np.moveaxis(crops, -1, 1).reshape(-1, m, m).astype(np.complex64, copy=False)
-            corner = top_left(positions[part.start : part.stop].reshape(-1, 2), n) + start
-            origin = np.floor(corner)
-            frac = corner - origin
-            for k in range(0, len(crops), chunk):
-                index, values = kernel(
-                    tf.constant(crops[k : k + chunk]),
-                    tf.constant(origin[k : k + chunk].astype(np.int64)),
-                    tf.constant(frac[k : k + chunk]),
-                    shape,
-                    weights,
-                )
-                canvas.scatter_add(tf.IndexedSlices(values, index))
-            placed += len(crops)
-        sums = canvas.numpy().reshape(h, w, 3)
->>>>>>> main
         coverage = sums[..., 2].astype(np.float32)
         covered = coverage > 0
         obj = np.zeros((h, w), np.complex128)
