@@ -126,7 +126,7 @@ def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
             result = acc.finish()
             with claim(config.output_dir, overwrite=config.overwrite) as folder:
                 scores = score(dataset, result, None)
-                document = write_results(folder.staging, dataset.YY_ground_truth, plan.selection, scores)
+                document = write_results(folder.staging, dataset.YY_ground_truth, plan.selection, scores, plan.context.options)
                 write_json(folder.staging / "run.json", {
                     "command": "evaluate", "world_size": launch.world_size, "backend": launch.backend,
                     "shards": [list(map(int, (r.start, r.stop))) for r in (shard(plan.context.frame_rows, k, launch.world_size) for k in range(launch.world_size))],
