@@ -19,5 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from ptychostitch.runner.evaluate import evaluate  # matplotlib (figures) is imported only when an evaluation starts
 
-    print_summary(*evaluate(config_from_args(EvaluateConfig, args)))
+    folder, document = evaluate(config_from_args(EvaluateConfig, args))
+    if document:  # under a distributed launch only rank 0 has a result to show
+        print_summary(folder, document)
     return 0

@@ -45,15 +45,16 @@ class Predictions:
     def __iter__(self) -> Iterator[PatchBatch]:
         return self.batches()
 
-    def batches(self, batch_size: int | None = None) -> Iterator[PatchBatch]:
-        """Yield consecutive batches as complex64 arrays of shape ``(b, N, N, C)``.
+    def batches(self, batch_size: int | None = None, rows: range | None = None) -> Iterator[PatchBatch]:
+        """Yield consecutive batches as complex64 arrays of shape ``(b, N, N, C)``, of every row or only of ``rows``.
 
         Raises
         ------
         InputError
             A batch holds NaN or infinity (naming the file, key and rows).
         """
-        for start, rows in iter_row_batches(self.patches, batch_size or self.batch_size):
+        lo, hi = (0, len(self)) if rows is None else (rows.start, rows.stop)
+        for start, rows in iter_row_batches(self.patches, batch_size or self.batch_size, lo, hi):
             rows = np.asarray(rows, dtype=np.complex64)
             expect(
                 bool(np.isfinite(rows).all()), self.path, "patches", "finite values",

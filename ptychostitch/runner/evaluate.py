@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ptychostitch.data import load_gridlines, read_predictions
+from ptychostitch.runner import distributed
 from ptychostitch.runner.artifacts import write_results
 from ptychostitch.runner.context import plan_stitch
 from ptychostitch.runner.defaults import EvaluateConfig
@@ -14,7 +15,12 @@ from ptychostitch.runner.scoring import stitch_and_score
 
 
 def evaluate(config: EvaluateConfig) -> tuple[Path, dict[str, Any]]:
-    """Stitch and score ``config.predictions``; return the output folder used and the ``metrics.json`` content."""
+    """Stitch and score ``config.predictions``; return the output folder used and the ``metrics.json`` content.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) the rows are sharded across ranks (:mod:`ptychostitch.runner.distributed`).
+    """
+    if distributed.launched():
+        return distributed.evaluate_sharded(config)
     dataset = load_gridlines(config.test_npz)
     predictions = read_predictions(config.predictions, dataset, batch_size=config.batch_size)
     plan = plan_stitch(dataset, config.stitch, config.stitcher)

@@ -80,13 +80,18 @@ def stitch_and_score(
     quiet = not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
     with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet) as bar:
         result = guard.stitch(selection.stitcher, context, _scored(batches, dataset, patch, bar))
+    return score(dataset, result, patch.result() if patch is not None else None)
+
+
+def score(dataset: GridLinesDataset, result: StitchResult, patch: PatchMetricsResult | None) -> Scores:
+    """Score a stitched object against the ground truth of ``dataset``."""
     stitched = extras = None
     if dataset.YY_ground_truth is None:
         log.warning("%s: no ground truth (YY_ground_truth), so only patch metrics are computed", dataset.path)
     else:
         stitched = eval_reconstruction(result.object, dataset.YY_ground_truth, coverage=result.coverage)
         extras = extra_metrics(result.object, dataset.YY_ground_truth, coverage=result.coverage)
-    return Scores(result, stitched, extras, patch.result() if patch is not None else None)
+    return Scores(result, stitched, extras, patch)
 
 
 def _scored(

@@ -258,25 +258,43 @@ def frame_batches(context: StitchContext, batches: Iterable[PatchBatch]) -> Iter
 
 
 def _frame_batches(context: StitchContext, batches: Iterable[PatchBatch]) -> Iterator[FrameBatch]:
-    first, last = context.frame_rows.start, context.frame_rows.stop
-    expected = (context.N, context.N, context.channels)
     done = 0
     for batch in batches:
-        patches = np.asarray(batch.patches)
-        if patches.ndim != 4 or patches.shape[1:] != expected:
+        part = frame_part(context, batch)
+        if batch.start < done:
             raise InputError(
-                f"patch batch at row {batch.start}: expected shape (b, {expected[0]}, {expected[1]}, {expected[2]}), found {patches.shape}"
-            )
-        stop = batch.start + len(patches)
-        if batch.start < done or stop > context.n_rows:
-            raise InputError(
-                f"patch batch of rows {batch.start} .. {stop - 1} is out of order or outside the stream: "
+                f"patch batch of rows {batch.start} .. {batch.stop - 1} is out of order or outside the stream: "
                 f"expected rows from {done} on, below {context.n_rows}"
             )
-        done = stop
-        lo, hi = max(batch.start, first), min(stop, last)
-        if lo < hi:
-            yield FrameBatch(lo, patches[lo - batch.start : hi - batch.start], lo - first)
+        done = batch.stop
+        if part is not None:
+            yield part
+
+
+def frame_part(context: StitchContext, batch: PatchBatch) -> FrameBatch | None:
+    """The rows of ``batch`` inside ``frame_rows``, or None when it has none; any row order of batches is allowed.
+
+    Raises
+    ------
+    InputError
+        The batch does not have shape ``(b, N, N, C)`` or reaches outside the stream.
+    """
+    expected = (context.N, context.N, context.channels)
+    patches = np.asarray(batch.patches)
+    if patches.ndim != 4 or patches.shape[1:] != expected:
+        raise InputError(
+            f"patch batch at row {batch.start}: expected shape (b, {expected[0]}, {expected[1]}, {expected[2]}), found {patches.shape}"
+        )
+    stop = batch.start + len(patches)
+    if batch.start < 0 or stop > context.n_rows:
+        raise InputError(
+            f"patch batch of rows {batch.start} .. {stop - 1} is out of order or outside the stream: "
+            f"expected rows from 0 on, below {context.n_rows}"
+        )
+    lo, hi = max(batch.start, context.frame_rows.start), min(stop, context.frame_rows.stop)
+    if lo >= hi:
+        return None
+    return FrameBatch(lo, patches[lo - batch.start : hi - batch.start], lo - context.frame_rows.start)
 
 
 RESERVED_NAMES = frozenset({"auto"})

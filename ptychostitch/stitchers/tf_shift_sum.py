@@ -45,7 +45,8 @@ import numpy as np
 from ptychostitch import hookimpl
 from ptychostitch.errors import InputError
 from ptychostitch.geometry import crop_window, top_left
-from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches
+from ptychostitch.stitchers.accumulate import SumAccumulator
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches, frame_part
 
 log = logging.getLogger(__name__)
 
@@ -171,47 +172,83 @@ class TfShiftSumStitcher:
         )
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
+        stream = frame_batches(context, batches)
+        accumulator = self.accumulator(context)
+        for part in stream:
+            accumulator.add(part)
+        return accumulator.finish()
+
+    def accumulator(self, context: StitchContext) -> TfShiftSumAccumulator:
+        """A mergeable accumulator of a stitch of ``context`` (:mod:`~ptychostitch.stitchers.accumulate`)."""
         tf = _tensorflow().module
         if tf is None:
             raise InputError(f"stitcher {self.name!r} cannot run: {_tensorflow().problem}")
-        stream = frame_batches(context, batches)
-        positions = context.positions
-        assert positions is not None, "capability() was not checked"
-        n = context.N
-        start, m = crop_window(n, context.options.crop)
+        return TfShiftSumAccumulator(self, tf, context)
+
+
+class TfShiftSumAccumulator(SumAccumulator):
+    """The float64 ``(Σ Re, Σ Im, Σ ones)`` frame of a tf-shift-sum stitch, filled batch by batch."""
+
+    def __init__(self, stitcher: TfShiftSumStitcher, tf: Any, context: StitchContext) -> None:
+        self.name, self.tf, self.context = stitcher.name, tf, context
+        self.start, self.m = crop_window(context.N, context.options.crop)
         h, w = context.frame_shape
-        kernel = _footprint_kernel(tf)
-        canvas = tf.Variable(tf.zeros((h * w, 3), tf.float64))
-        shape = tf.constant([h, w], tf.int64)
-        chunk = max(1, self.chunk_pixels // (m + 1) ** 2)
-        weights = np.ones((m, m), np.float32)
+        self.kernel = _footprint_kernel(tf)
+        self.canvas = tf.Variable(tf.zeros((h * w, 3), tf.float64))
+        self.shape = tf.constant([h, w], tf.int64)
+        self.chunk = max(1, stitcher.chunk_pixels // (self.m + 1) ** 2)
+        weights = np.ones((self.m, self.m), np.float32)
         if context.options.weighting == "probe":
-            weights = (np.abs(np.asarray(context.probe)[start : start + m, start : start + m]) ** 2).astype(np.float32)
-        weights = tf.constant(weights)
-        placed = 0
-        for part in stream:
-            crops = part.patches[:, start : start + m, start : start + m, :]
-            crops = np.moveaxis(crops, -1, 1).reshape(-1, m, m).astype(np.complex64, copy=False)
-            corner = top_left(positions[part.start : part.stop].reshape(-1, 2), n) + start
-            origin = np.floor(corner)
-            frac = corner - origin
-            for k in range(0, len(crops), chunk):
-                index, values = kernel(
-                    tf.constant(crops[k : k + chunk]),
-                    tf.constant(origin[k : k + chunk].astype(np.int64)),
-                    tf.constant(frac[k : k + chunk]),
-                    shape,
-                    weights,
-                )
-                canvas.scatter_add(tf.IndexedSlices(values, index))
-            placed += len(crops)
-        sums = canvas.numpy().reshape(h, w, 3)
+            window = np.asarray(context.probe)[self.start : self.start + self.m, self.start : self.start + self.m]
+            weights = (np.abs(window) ** 2).astype(np.float32)
+        self.weights = tf.constant(weights)
+        self.placed = 0
+
+    def add(self, batch: PatchBatch, positions: np.ndarray | None = None) -> None:
+        tf, start, m, n = self.tf, self.start, self.m, self.context.N
+        if positions is None:
+            part = frame_part(self.context, batch)
+            if part is None:
+                return
+            patches = part.patches
+            assert self.context.positions is not None, "capability() was not checked"
+            positions = self.context.positions[part.start : part.stop]
+        else:
+            patches = np.asarray(batch.patches)
+            if np.shape(positions) != (len(patches), self.context.channels, 2) or not np.all(np.isfinite(positions)):
+                raise InputError(f"batch positions must be finite, shape {(len(patches), self.context.channels, 2)}, found {np.shape(positions)}")
+        crops = patches[:, start : start + m, start : start + m, :]
+        crops = np.moveaxis(crops, -1, 1).reshape(-1, m, m).astype(np.complex64, copy=False)
+        corner = top_left(np.asarray(positions, np.float64).reshape(-1, 2), n) + start
+        origin = np.floor(corner)
+        frac = corner - origin
+        for k in range(0, len(crops), self.chunk):
+            index, values = self.kernel(
+                tf.constant(crops[k : k + self.chunk]),
+                tf.constant(origin[k : k + self.chunk].astype(np.int64)),
+                tf.constant(frac[k : k + self.chunk]),
+                self.shape,
+                self.weights,
+            )
+            self.canvas.scatter_add(tf.IndexedSlices(values, index))
+        self.placed += len(crops)
+
+    def arrays(self) -> list[np.ndarray]:
+        self.mirror = np.array(self.canvas.numpy())
+        return [self.mirror]
+
+    def written(self) -> None:
+        self.canvas.assign(self.mirror)
+
+    def snapshot(self) -> StitchResult:
+        h, w = self.context.frame_shape
+        sums = self.canvas.numpy().reshape(h, w, 3)
         coverage = sums[..., 2].astype(np.float32)
         covered = coverage > 0
         obj = np.zeros((h, w), np.complex128)
         obj[covered] = (sums[covered, 0] + 1j * sums[covered, 1]) / sums[covered, 2]
-        log.info("%s: placed %d patches (crop %d px) into a %dx%d frame", self.name, placed, m, h, w)
-        return StitchResult((obj * context.norm_Y_I).astype(np.complex64), coverage, self.name)
+        log.info("%s: placed %d patches (crop %d px) into a %dx%d frame", self.name, self.placed, self.m, h, w)
+        return StitchResult((obj * self.context.norm_Y_I).astype(np.complex64), coverage, self.name)
 
 
 @hookimpl

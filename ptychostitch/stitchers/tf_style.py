@@ -21,7 +21,8 @@ import numpy as np
 
 from ptychostitch import hookimpl
 from ptychostitch.geometry import crop_window
-from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches
+from ptychostitch.stitchers.accumulate import SumAccumulator
+from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches, frame_part
 
 
 class TfStyleStitcher:
@@ -52,22 +53,49 @@ class TfStyleStitcher:
         return Capability(True, f"regular {grid.m}x{grid.m} grid, stride {grid.stride} px, gridsize {grid.gridsize}")
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
+        accumulator = self.accumulator(context)
+        for part in frame_batches(context, batches):
+            accumulator.add(part)
+        return accumulator.finish()
+
+    def accumulator(self, context: StitchContext) -> TfStyleAccumulator:
+        """A mergeable accumulator of a stitch of ``context`` (:mod:`~ptychostitch.stitchers.accumulate`)."""
+        return TfStyleAccumulator(self.name, context)
+
+
+class TfStyleAccumulator(SumAccumulator):
+    """The tiles of a tf-style stitch: each row writes its own tile, so merging adds disjoint tiles."""
+
+    def __init__(self, name: str, context: StitchContext) -> None:
         grid = context.grid
         assert grid is not None, "capability() was not checked"
+        self.name, self.context = name, context
+        s, m = grid.stride, grid.m
+        self.canvas = np.zeros((m, s, m, s), dtype=np.complex128)
+        self.coverage = np.zeros((m, s, m, s), dtype=np.float32)
+
+    def add(self, batch: PatchBatch, positions: np.ndarray | None = None) -> None:
+        part = frame_part(self.context, batch)
+        if part is None:
+            return
+        grid = self.context.grid
         s, m, g = grid.stride, grid.m, grid.gridsize
         starts = [grid.gt_origin - grid.offset * i for i in range(g)]
-        canvas = np.zeros((m, s, m, s), dtype=np.complex128)
-        coverage = np.zeros((m, s, m, s), dtype=np.float32)
-        for part in frame_batches(context, batches):
-            tiles = np.zeros((len(part.patches), s, s), dtype=np.complex128)
-            for ch in range(g * g):
-                i, j = divmod(ch, g)
-                tiles += part.patches[:, starts[i] : starts[i] + s, starts[j] : starts[j] + s, ch]
-            r, c = np.divmod(part.offset + np.arange(len(part.patches)), m)
-            canvas[r, :, c, :] = tiles / (g * g)
-            coverage[r, :, c, :] = g * g
-        obj = (canvas.reshape(m * s, m * s) * context.norm_Y_I).astype(np.complex64)
-        return StitchResult(obj, coverage.reshape(m * s, m * s), self.name)
+        tiles = np.zeros((len(part.patches), s, s), dtype=np.complex128)
+        for ch in range(g * g):
+            i, j = divmod(ch, g)
+            tiles += part.patches[:, starts[i] : starts[i] + s, starts[j] : starts[j] + s, ch]
+        r, c = np.divmod(part.offset + np.arange(len(part.patches)), m)
+        self.canvas[r, :, c, :] = tiles / (g * g)
+        self.coverage[r, :, c, :] = g * g
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.canvas, self.coverage]
+
+    def snapshot(self) -> StitchResult:
+        side = self.canvas.shape[0] * self.canvas.shape[1]
+        obj = (self.canvas.reshape(side, side) * self.context.norm_Y_I).astype(np.complex64)
+        return StitchResult(obj, self.coverage.reshape(side, side).copy(), self.name)
 
 
 @hookimpl

@@ -26,6 +26,9 @@ first rule broken. The rules:
   they overlap, at whole-pixel positions, and an odd crop of an even patch (so no window is
   centred and the rule decides the half pixel), the covered pixels are those of the windows
   that rule keeps, where they land, and a pixel under one such window holds its value;
+- for a stitcher that offers an accumulator (:mod:`ptychostitch.stitchers.accumulate`):
+  merging the accumulators of a split of the stream (rows added out of order) equals the whole
+  stitch, and a snapshot equals stitching the prefix, within :data:`MERGE_RTOL` of the largest value;
 - ``capability`` answers with a :class:`~ptychostitch.stitchers.Capability` and a reason, refuses
   a context where nothing says where patches go, and accepts at least one oracle case.
 
@@ -46,6 +49,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ptychostitch.geometry import GridLayout, crop_window, top_left
+from ptychostitch.stitchers.accumulate import accumulator, offers_accumulator
 from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, Stitcher, StitchOptions, StitchResult, why_not_a_stitcher
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,8 @@ RTOL = 1e-5
 """Relative tolerance of every value comparison (float32 accumulation and ``norm_Y_I`` rounding)."""
 ATOL = 1e-6
 """Absolute tolerance added to :data:`RTOL` (object values are of order 1)."""
+MERGE_RTOL = 1e-6
+"""Largest difference, relative to the largest value, between merged accumulators (or a snapshot) and the one-pass stitch."""
 
 _N = 16
 _NORM_Y_I = 1.7
@@ -442,6 +448,44 @@ def _check_case(stitcher: Stitcher, case: OracleCase) -> None:
             f"{label}: coverage differs when the rows arrive in batches of sizes {_BATCH_SIZES} instead of one batch"
         )
     _assert_object(pieces, whole.object, label, f"batches of sizes {_BATCH_SIZES} must give the same object as one batch")
+    if offers_accumulator(stitcher):
+        _check_accumulator(stitcher, case, whole, label)
+
+
+def _check_accumulator(stitcher: Stitcher, case: OracleCase, whole: StitchResult, label: str) -> None:
+    """Merging accumulators of any split of the stream gives the whole stitch; a snapshot gives the prefix's stitch."""
+    n = case.context.n_rows
+    rng = np.random.default_rng(n)
+    for parts in (2, 3):
+        cuts = np.sort(rng.choice(np.arange(1, n), size=min(parts - 1, n - 1), replace=False))
+        accumulators = [accumulator(stitcher, case.context) for _ in range(len(cuts) + 1)]
+        pieces = list(zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [n]])))
+        for (lo, hi), acc in reversed(list(zip(pieces, accumulators))):
+            for start in reversed(range(int(lo), int(hi), 2)):  # rows out of order on purpose
+                acc.add(PatchBatch(start, case.patches[start : min(start + 2, int(hi))]))
+        merged = accumulators[0]
+        for other in accumulators[1:]:
+            merged.merge(other)
+            other.finish()
+        rule = f"merging accumulators of rows split at {cuts.tolist()} must give the whole stitch"
+        _assert_close(merged.finish(), whole, label, rule, MERGE_RTOL)
+    prefix = max(1, n // 2)
+    running = accumulator(stitcher, case.context)
+    running.add(PatchBatch(0, case.patches[:prefix]))
+    snap = running.snapshot()
+    expected = stitcher.stitch(case.context, [PatchBatch(0, case.patches[:prefix].copy())])
+    _assert_close(snap, expected, label, f"a snapshot after rows 0 .. {prefix - 1} must equal stitching those rows", MERGE_RTOL)
+    running.add(PatchBatch(prefix, case.patches[prefix:]))
+    _assert_close(running.finish(), whole, label, "adding the rest after a snapshot must give the whole stitch", MERGE_RTOL)
+
+
+def _assert_close(result: StitchResult, expected: StitchResult, label: str, rule: str, rtol: float) -> None:
+    scale = max(float(np.abs(expected.object).max()), 1e-30)
+    wscale = max(float(np.abs(expected.coverage).max()), 1e-30)
+    error = float(np.abs(result.object - expected.object).max()) / scale
+    werror = float(np.abs(result.coverage - expected.coverage).max()) / wscale
+    if not error <= rtol or not werror <= rtol:
+        raise AssertionError(f"{label}: {rule}; largest relative difference {error:.2e} (object), {werror:.2e} (coverage), allowed {rtol:.0e}")
 
 
 def _stitch(stitcher: Stitcher, case: OracleCase, patches: np.ndarray, sizes: Sequence[int] | None, label: str) -> StitchResult:

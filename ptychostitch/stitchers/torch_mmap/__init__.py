@@ -28,17 +28,13 @@ the number of threads); on CUDA the order of atomic adds varies, so the last bit
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 
-import numpy as np
 import torch
 
 from ptychostitch import hookimpl
 from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches
-from ptychostitch.stitchers.torch_mmap import kernels
-from ptychostitch.stitchers.torch_mmap.canvas import Canvas
-from ptychostitch.stitchers.torch_mmap.placement import Placement
+from ptychostitch.stitchers.torch_mmap.accumulator import TorchMmapAccumulator
 
 __all__ = ["TorchMmapStitcher", "register_stitchers"]
 
@@ -72,16 +68,17 @@ class TorchMmapStitcher:
 
     def stitch(self, context: StitchContext, batches: Iterable[PatchBatch]) -> StitchResult:
         stream = frame_batches(context, batches)
-        with torch.inference_mode(), contextlib.closing(kernels.choose(torch.device(context.options.device))) as backend:
-            plan = Placement.build(context, shared_fractions=backend.shared_fractions)
-            canvas = Canvas(plan, backend)
-            start, size = plan.crop_start, plan.size
+        accumulator = self.accumulator(context)
+        try:
             for part in stream:
-                crop = part.patches[:, start : start + size, start : start + size]
-                patches = np.ascontiguousarray(np.moveaxis(crop, -1, 1), dtype=np.complex64)
-                canvas.add(patches.reshape(-1, size, size), plan.rows(part.offset, part.offset + len(part.patches)))
-            obj, coverage = canvas.result(context.norm_Y_I)
-        return StitchResult(obj, coverage, self.name)
+                accumulator.add(part)
+            return accumulator.snapshot()
+        finally:
+            accumulator.close()
+
+    def accumulator(self, context: StitchContext) -> TorchMmapAccumulator:
+        """A mergeable accumulator of a stitch of ``context`` (:mod:`~ptychostitch.stitchers.accumulate`)."""
+        return TorchMmapAccumulator(self.name, context)
 
 
 @hookimpl
