@@ -42,13 +42,15 @@ Grid-lines geometry (reference: PtychoPINN grid-lines simulator)
 Test rows are object-major, then window row ``r`` (y), then window column ``c`` (x):
 ``row = img * m**2 + r * m + c``. Channel ``ch = i * gridsize + j`` is the inner patch at
 ``(offset * i, offset * j)`` inside the window whose top-left is ``(stride * r, stride * c)``.
+Train rows are these object-major rows shuffled once: file row ``t`` holds object-major row
+``train_row_order(B)[t]`` (:func:`train_row_order`); ``coords_offsets`` is not shuffled.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
@@ -137,10 +139,12 @@ class GridLayout:
             )
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, Any], *, N: int, gridsize: int) -> "GridLayout | None":
-        """Build the test-split layout from grid-lines ``_metadata``; None when a field is missing.
+    def from_metadata(
+        cls, metadata: Mapping[str, Any], *, N: int, gridsize: int, split: Literal["test", "train"] = "test"
+    ) -> "GridLayout | None":
+        """Build a split's layout from grid-lines ``_metadata``; None when a field is missing.
 
-        Reads ``additional_parameters.{size, offset, outer_offset_test, nimgs_test}``.
+        Reads ``additional_parameters.{size, offset, outer_offset_<split>, nimgs_<split>}``.
         """
         extra = metadata.get("additional_parameters") or {}
         try:
@@ -149,8 +153,8 @@ class GridLayout:
                 N=int(N),
                 gridsize=int(gridsize),
                 offset=int(extra.get("offset", 4)),
-                outer_offset=int(extra["outer_offset_test"]),
-                nimgs=int(extra["nimgs_test"]),
+                outer_offset=int(extra[f"outer_offset_{split}"]),
+                nimgs=int(extra[f"nimgs_{split}"]),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -224,3 +228,23 @@ class GridLayout:
     def frame_positions(self) -> np.ndarray:
         """Positions of one object's patches in the ground-truth frame, shape (m**2, C, 2)."""
         return self.object_positions() - float(self.gt_origin)
+
+
+TRAIN_SHUFFLE_SEED = 0
+"""PtychoPINN shuffles the train rows with ``np.random.RandomState(0).permutation``."""
+
+
+def train_row_order(n_rows: int) -> np.ndarray:
+    """Object-major row held by each file row of a grid-lines train split.
+
+    PtychoPINN shuffles ``X``, ``Y_I`` and ``Y_phi`` of the train split (not their coordinates)
+    with ``perm = np.random.RandomState(0).permutation(n_rows)`` (PtychoPINN:
+    ``ptycho/data_preprocessing.py``, ``shuffle_data`` and ``process_simulated_data``); ptychostitch's
+    simulator does the same.
+
+    Returns
+    -------
+    ndarray, shape (n_rows,), int
+        ``perm``: file row ``t`` holds object-major row ``perm[t]``.
+    """
+    return np.random.RandomState(TRAIN_SHUFFLE_SEED).permutation(n_rows)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -22,7 +22,7 @@ from ptychostitch.data.metadata import check_metadata
 from ptychostitch.data.npz import NpzArchive, open_npz
 from ptychostitch.data.streamed import PatchArray
 from ptychostitch.errors import InputError, quoted
-from ptychostitch.geometry import GridLayout
+from ptychostitch.geometry import GridLayout, train_row_order
 
 log = logging.getLogger(__name__)
 
@@ -250,11 +250,36 @@ def _check_split(archive: NpzArchive, metadata: Mapping[str, Any], split: str) -
 
 def _train_rows(metadata: Mapping[str, Any], test_grid: GridLayout) -> int | None:
     """Rows of the train split that the metadata describes beside ``test_grid``; None if it does not."""
-    extra = metadata.get("additional_parameters") or {}
     try:
-        return replace(test_grid, outer_offset=extra["outer_offset_train"], nimgs=extra["nimgs_train"]).n_rows
-    except (KeyError, TypeError, InputError):
+        grid = GridLayout.from_metadata(metadata, N=test_grid.N, gridsize=test_grid.gridsize, split="train")
+    except InputError:
         return None
+    return None if grid is None else grid.n_rows
+
+
+def train_row_positions(dataset: GridLinesDataset) -> np.ndarray | None:
+    """Where each row of a grid-lines train split lies in its object, from the train grid metadata.
+
+    The rows of a train split are shuffled and its ``coords_offsets`` are not (PtychoPINN's
+    order), so no stored key gives a row's position. The train grid
+    (``additional_parameters.outer_offset_train``, ``nimgs_train``) gives every object-major
+    position, and :func:`~ptychostitch.geometry.train_row_order` gives the object-major row of
+    each file row.
+
+    Returns
+    -------
+    ndarray, shape (B, C, 2), float64, or None
+        ``(y, x)`` of every channel of every file row in its object's frame (``YY_full[i]``);
+        None when the metadata describes no train grid, or one of another row count.
+    """
+    try:
+        grid = GridLayout.from_metadata(dataset.metadata, N=dataset.N, gridsize=dataset.gridsize, split="train")
+    except InputError as exc:
+        raise InputError(f"{quoted(dataset.path)}: key '_metadata': {exc}") from exc
+    if grid is None or grid.n_rows != dataset.n_rows:
+        return None
+    object_major = np.tile(grid.object_positions(), (grid.nimgs, 1, 1))
+    return object_major[train_row_order(grid.n_rows)]
 
 
 def _read_probe(archive: NpzArchive, key: str, n: int) -> np.ndarray | None:

@@ -180,7 +180,7 @@ def _model(
     if train_split is None:
         return model, spec, []
     data = _training_data(train_split, config.loss)
-    rows = split_rows(train_split.path, config.val_fraction, config.seed)
+    rows = split_rows(train_split, config.val_fraction, config.seed)
     validation = None
     if len(rows.validation):
         data, validation = (_subset(data, chosen) for chosen in (rows.train, rows.validation))

@@ -2,23 +2,28 @@
 
 Neighbouring grid-lines patches overlap heavily, so random rows would leave validation patches
 that training has (mostly) seen. Instead the rows whose patch footprints lie in one horizontal
-band of the object frame (``coords_offsets`` centres, ``(y, x)``) are held out, and the rows
-whose footprints would overlap the band are used for neither: every training footprint is then
-disjoint from every validation footprint. The band holds about ``fraction`` of the scan lines
-and lies at the top or the bottom edge of the scan (so only one guard gap is lost), which one
-drawn from the seed. With several objects the same band is held out of each.
+band of the object frame are held out, and the rows whose footprints would overlap the band are
+used for neither: every training footprint is then disjoint from every validation footprint.
+The band holds about ``fraction`` of the scan lines and lies at the top or the bottom edge of
+the scan (so only one guard gap is lost), which one drawn from the seed. With several objects
+the same band is held out of each.
+
+A train row's position comes from the train grid in the metadata and PtychoPINN's shuffle
+(:func:`~ptychostitch.data.gridlines.train_row_positions`): ``coords_offsets`` is not shuffled
+with the rows, so it does not say where a train row lies. A train split whose metadata records
+no train grid gets no validation rows, with a warning.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ptychostitch.data.npz import open_npz
+from ptychostitch.data import GridLinesDataset
+from ptychostitch.data.gridlines import train_row_positions
 from ptychostitch.errors import InputError, quoted
 
 log = logging.getLogger(__name__)
@@ -33,28 +38,39 @@ class RowSplit:
     dropped: int
 
 
-def footprints(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Top and bottom frame row (inclusive) covered by each train row's patches, from ``coords_offsets``."""
-    archive = open_npz(path)
-    if "coords_offsets" not in archive:
-        raise InputError(f"{quoted(path)}: --val-fraction needs key 'coords_offsets' (patch centres) to hold out a region, found none")
-    centres = np.asarray(archive.read("coords_offsets"), dtype=np.float64)  # (B, 1, 2, C), (y, x)
-    n = int(archive.info("diffraction").shape[1])
-    y = centres[:, 0, 0, :]
+def footprints(positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top and bottom object-frame row (inclusive) covered by each row's ``n`` x ``n`` patches.
+
+    Parameters
+    ----------
+    positions : ndarray, shape (B, C, 2)
+        ``(y, x)`` of every channel of every row, in pixels.
+    n : int
+        Patch side ``N``.
+    """
+    y = positions[..., 0]
     half = (n - 1) / 2
     return np.floor(y.min(axis=1) - half), np.ceil(y.max(axis=1) + half)
 
 
-def split_rows(path: Path, fraction: float, seed: int) -> RowSplit:
-    """Hold out about ``fraction`` of the rows of ``path`` as one band (see the module notes)."""
-    top, bottom = footprints(path)
-    rows = np.arange(len(top))
+def split_rows(split: GridLinesDataset, fraction: float, seed: int) -> RowSplit:
+    """Hold out about ``fraction`` of the rows of the train ``split`` as one band (see the module notes)."""
+    rows = np.arange(split.n_rows)
     if fraction <= 0:
         return RowSplit(rows, rows[:0], 0)
+    positions = train_row_positions(split)
+    if positions is None:
+        log.warning(
+            "%s: no validation rows: key '_metadata' records no train grid (outer_offset_train, nimgs_train) "
+            "for the %d rows, so no row's position is known; training on every row (--val-fraction 0 silences this)",
+            split.path, split.n_rows,
+        )
+        return RowSplit(rows, rows[:0], 0)
+    top, bottom = footprints(positions, split.N)
     lines = np.unique(top)
     count = max(1, round(fraction * len(lines)))
     if count >= len(lines) - 1:
-        raise InputError(f"{quoted(path)}: --val-fraction {fraction:g} leaves no scan lines to train on ({len(lines)} lines)")
+        raise InputError(f"{quoted(split.path)}: --val-fraction {fraction:g} leaves no scan lines to train on ({len(lines)} lines)")
     first = 0 if np.random.default_rng(seed).integers(2) == 0 else len(lines) - count  # an edge band: one guard gap, not two
     band = lines[first : first + count]
     validation = np.isin(top, band)
@@ -62,8 +78,8 @@ def split_rows(path: Path, fraction: float, seed: int) -> RowSplit:
     overlaps = ~validation & (bottom >= v_top) & (top <= v_bottom)
     train = ~validation & ~overlaps
     if not train.any():
-        raise InputError(f"{quoted(path)}: --val-fraction {fraction:g}: no training row is clear of the held-out band")
-    log.info("validation: %d rows (frame rows %d..%d), %d training rows, %d guard rows dropped", validation.sum(), v_top, v_bottom,
+        raise InputError(f"{quoted(split.path)}: --val-fraction {fraction:g}: no training row is clear of the held-out band")
+    log.info("validation: %d rows (object rows %d..%d), %d training rows, %d guard rows dropped", validation.sum(), v_top, v_bottom,
              train.sum(), overlaps.sum())
     return RowSplit(rows[train], rows[validation], int(overlaps.sum()))
 

@@ -5,7 +5,7 @@ train objects (seed 1) and compute their ``norm_Y_I`` and the intensity scale; w
 ``train.npz``; draw the test objects (seed 2) and write ``test.npz``. Each per-row member is computed and written in chunks of rows,
 so memory stays near one split's objects plus one chunk's intermediates.
 
-The train rows are shuffled with ``RandomState(0).permutation(B)`` like PtychoPINN's; only that
+The train rows are shuffled like PtychoPINN's (:func:`ptychostitch.geometry.train_row_order`); only that
 index array is held, and each chunk computes the rows it needs from the objects (file row ``t``
 holds object-major row ``perm[t]``). Unlike PtychoPINN, the train ``coords_nominal``/``coords_true``
 are permuted too (their values repeat per object, so only the order of gridsize>1 channels could
@@ -31,6 +31,7 @@ from tqdm import tqdm
 from ptychostitch.atomic import atomic_path
 from ptychostitch.data.npz_writer import NpzStreamWriter
 from ptychostitch.errors import InputError, quoted
+from ptychostitch.geometry import train_row_order
 from ptychostitch.simulate.config import SimulationConfig
 from ptychostitch.simulate.forward import diffract, intensity_scale, patch_energy
 from ptychostitch.simulate.metadata import build_metadata, metadata_array
@@ -44,10 +45,6 @@ log = logging.getLogger(__name__)
 CHUNK_PIXELS = 2**21
 """Default chunk: this many patch pixels (rows * channels * N * N), about 16 MB per float64 copy."""
 
-SHUFFLE_SEED = 0
-"""PtychoPINN shuffles the train rows with ``RandomState(0).permutation``."""
-
-
 @dataclass(frozen=True)
 class DatasetPaths:
     """Where a simulated dataset lives."""
@@ -60,11 +57,6 @@ def dataset_paths(output_dir: str | os.PathLike[str], N: int, gridsize: int) -> 
     """``output_dir/datasets/N{N}/gs{gridsize}/{train,test}.npz`` (PtychoPINN's layout)."""
     folder = Path(output_dir) / "datasets" / f"N{N}" / f"gs{gridsize}"
     return DatasetPaths(train=folder / "train.npz", test=folder / "test.npz")
-
-
-def train_order(n_rows: int) -> np.ndarray:
-    """File order of the train rows: file row ``t`` holds object-major row ``perm[t]``."""
-    return np.random.RandomState(SHUFFLE_SEED).permutation(n_rows)
 
 
 def simulate(
@@ -115,7 +107,7 @@ def simulate(
         meta = metadata_array(build_metadata(config, probe, seed=seed, intensity_scale=scale))
         log.info("train: norm_Y_I %.6g, intensity scale %.6g", train.norm_Y_I, scale)
         _write_split(
-            tmp_train, train_plan, train, probe, scale, train_order(train_plan.layout.n_rows),
+            tmp_train, train_plan, train, probe, scale, train_row_order(train_plan.layout.n_rows),
             train_rng, meta, rows_per_chunk, config.compress,
         )
         del train

@@ -16,10 +16,12 @@ import pytest
 import torch
 
 from ptychostitch.cli import main
+from ptychostitch.data import load_gridlines
+from ptychostitch.data.gridlines import train_row_positions
 from ptychostitch.runner import run as pipeline
 from ptychostitch.runner.resume import BEST, LAST
 from ptychostitch.runner.run import RunConfig, run
-from ptychostitch.runner.validation import footprints, split_rows
+from ptychostitch.runner.validation import split_rows
 from ptychostitch.simulate import SimulationConfig, simulate
 
 TINY = SimulationConfig(N=16, gridsize=1, size=64, outer_offset_train=4, outer_offset_test=8, nimgs_train=1, nimgs_test=1, set_phi=True, seed=0)
@@ -74,26 +76,53 @@ def test_a_run_stopped_after_epoch_1_and_resumed_equals_an_uninterrupted_run(
     assert best["val_loss"] == min(r["val_loss"] for r in runs[0])
 
 
+def _cut_positions(train: Path) -> np.ndarray:
+    """Each train row's window corner, found independently: where its Y_phi patch is cut from YY_full."""
+    with np.load(train) as f:
+        phase, full = f["Y_phi"][..., 0], np.angle(f["YY_full"][0, ..., 0])
+    n, side = phase.shape[1], full.shape[0]
+    corners = [(r, c) for r in range(side - n + 1) for c in range(side - n + 1)]
+    windows = np.stack([full[r : r + n, c : c + n] for r, c in corners])
+    found = np.empty((len(phase), 2))
+    for t, patch in enumerate(phase):
+        error = np.abs(windows - patch).max(axis=(1, 2))
+        best = int(error.argmin())
+        assert error[best] < 1e-5, f"train row {t} is not a window of YY_full"
+        found[t] = corners[best]
+    return found
+
+
 def test_validation_rows_are_a_band_spatially_disjoint_from_training_rows(tiny: tuple[Path, Path]) -> None:
-    top, _ = footprints(tiny[0])
-    split = split_rows(tiny[0], 0.2, seed=3)
+    train = load_gridlines(tiny[0], split="train")
+    corners = _cut_positions(tiny[0])
+    np.testing.assert_array_equal(train_row_positions(train)[:, 0] - (train.N - 1) / 2, corners)
+    split = split_rows(train, 0.2, seed=3)
     assert len(split.validation) > 0 and len(split.train) > 0
     assert not set(split.train) & set(split.validation)
-    with np.load(tiny[0]) as f:
-        centres = f["coords_offsets"][:, 0, :, 0]  # (y, x)
-    n = 16
-    for v in split.validation[:: max(1, len(split.validation) // 20)]:
-        dy = np.abs(centres[split.train, 0] - centres[v, 0])
-        dx = np.abs(centres[split.train, 1] - centres[v, 1])
+    n = train.N
+    for v in split.validation:
+        dy = np.abs(corners[split.train, 0] - corners[v, 0])
+        dx = np.abs(corners[split.train, 1] - corners[v, 1])
         assert not np.any((dy < n) & (dx < n)), "a training patch overlaps a validation patch"
-    assert 0.1 < len(split.validation) / len(top) < 0.3
-    again = split_rows(tiny[0], 0.2, seed=3)
-    np.testing.assert_array_equal(again.validation, split.validation)
-    lines, count = np.unique(top), round(0.2 * len(np.unique(top)))
-    held = set(top[split.validation])
-    assert held in (set(lines[:count]), set(lines[-count:])), "the band is the first or the last scan lines"
-    edges = {tuple(split_rows(tiny[0], 0.2, seed=s).validation[:1]) for s in range(8)}
+    lines = np.unique(corners[:, 0])
+    held = np.unique(corners[split.validation, 0])
+    count = round(0.2 * len(lines))
+    assert len(held) == count and 0.1 < len(split.validation) / len(corners) < 0.3
+    assert set(held) in (set(lines[:count]), set(lines[-count:])), "the band is the first or the last scan lines"
+    np.testing.assert_array_equal(split_rows(train, 0.2, seed=3).validation, split.validation)
+    edges = {tuple(split_rows(train, 0.2, seed=s).validation[:1]) for s in range(8)}
     assert len(edges) == 2, "the seed picks the top or the bottom band"
+
+
+def test_a_train_split_without_a_train_grid_trains_on_every_row_with_a_warning(
+    tiny: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    train = load_gridlines(tiny[0], split="train")
+    extra = {k: v for k, v in train.metadata["additional_parameters"].items() if k != "outer_offset_train"}
+    bare = dataclasses.replace(train, metadata={**train.metadata, "additional_parameters": extra})
+    split = split_rows(bare, 0.2, seed=3)
+    assert len(split.train) == train.n_rows and len(split.validation) == 0
+    assert "records no train grid" in caplog.text
 
 
 def test_ctrl_c_during_training_leaves_a_resumable_folder(tiny: tuple[Path, Path], tmp_path: Path) -> None:
