@@ -40,15 +40,6 @@ LayoutChoice = Literal["auto", "complex-last", "complex-first", "ri-last", "ri-f
 LAYOUTS: tuple[Layout, ...] = get_args(Layout)
 """Every layout, in the order they are listed to users."""
 
-_SHAPE_TEXT = {
-    "complex-last": "complex (n, N, N, C), or (n, N, N) when C = 1",
-    "complex-first": "complex (n, C, N, N)",
-    "ri-last": "real (n, N, N, C, 2), or (n, N, N, 2) when C = 1; last axis [real, imag]",
-    "ri-first": "real (n, C, N, N, 2); last axis [real, imag]",
-    "ri-channels": "real (n, 2*C, N, N); channels 0..C-1 real, C..2C-1 imaginary",
-}
-
-
 def layout_shapes(layout: Layout, n_rows: int, n: int, channels: int) -> list[tuple[int, ...]]:
     """The shapes ``patches`` may have in ``layout`` for ``n_rows`` patches of side ``n`` with ``channels`` channels."""
     single = channels == 1
@@ -73,6 +64,12 @@ def fitting_layouts(shape: tuple[int, ...], dtype: np.dtype, n_rows: int, n: int
         layout for layout in LAYOUTS
         if shape in layout_shapes(layout, n_rows, n, channels) and kind == ("c" if _is_complex(layout) else "f")
     ]
+
+
+def _expected(layout: Layout, n_rows: int, n: int, channels: int) -> str:
+    """``layout``'s dtype and shapes for this dataset, in words."""
+    shapes = " or ".join(str(shape) for shape in layout_shapes(layout, n_rows, n, channels))
+    return f"{'complex' if _is_complex(layout) else 'real (float)'} {shapes}"
 
 
 def to_channel_last(rows: np.ndarray, layout: Layout, channels: int) -> np.ndarray:
@@ -175,16 +172,14 @@ def read_predictions(
             raise InputError(
                 f"{where}: {found} fits several layouts for N={n}, C={c}: {', '.join(fits)}; choose one with --layout"
             )
-        expected = "one of the layouts " + "; ".join(
-            f"{name}: {_SHAPE_TEXT[name]}" for name in LAYOUTS
-        ) + f" with n={rows}, N={n}, C={c} (one row per row of {dataset.path.name})"
+        expected = "one of the layouts " + "; ".join(f"{name}: {_expected(name, rows, n, c)}" for name in LAYOUTS) + (
+            f" (N={n}, C={c}, one row per row of {dataset.path.name})"
+        )
         expect(bool(fits), archive.path, PATCHES_KEY, expected, found)
         chosen = fits[0]
     else:
         chosen = layout
-        shapes = " or ".join(str(shape) for shape in layout_shapes(chosen, rows, n, c))
-        kind = "complex" if _is_complex(chosen) else "real (float)"
-        expected = f"layout {chosen}: a {kind} array of shape {shapes} (one row per row of {dataset.path.name})"
+        expected = f"layout {chosen}: {_expected(chosen, rows, n, c)} (one row per row of {dataset.path.name})"
         expect(chosen in fitting_layouts(info.shape, info.dtype, rows, n, c), archive.path, PATCHES_KEY, expected, found)
     return Predictions(archive.path, archive.array(PATCHES_KEY), batch_size, chosen, c)
 
