@@ -73,12 +73,16 @@ def _expected(layout: Layout, n_rows: int, n: int, channels: int) -> str:
 
 
 def to_channel_last(rows: np.ndarray, layout: Layout, channels: int) -> np.ndarray:
-    """Rows of ``patches`` stored in ``layout`` as complex64 ``(b, N, N, C)`` (a new array)."""
+    """Rows of ``patches`` stored in ``layout`` as C-ordered complex64 ``(b, N, N, C)``.
+
+    Complex64 channel-last rows are returned as they are (a view of a memory map stays a view);
+    every other layout is converted into a new array.
+    """
     rows = np.asarray(rows)
     if layout == "complex-last":
-        return np.array(rows if rows.ndim == 4 else rows[..., np.newaxis], dtype=np.complex64)
+        return np.asarray(rows if rows.ndim == 4 else rows[..., np.newaxis], dtype=np.complex64)
     if layout == "complex-first":
-        return np.array(np.moveaxis(rows, 1, -1), dtype=np.complex64)
+        return np.ascontiguousarray(np.moveaxis(rows, 1, -1), dtype=np.complex64)
     if layout == "ri-last":
         real, imag = rows[..., 0], rows[..., 1]
         if real.ndim == 3:
