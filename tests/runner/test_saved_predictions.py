@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tracemalloc
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -116,6 +117,29 @@ def test_writer_takes_a_generator_batch_by_batch_and_passes_each_batch_on_before
         stored = loaded["patches"]
     for batch in passed:  # each batch landed at its own rows
         np.testing.assert_array_equal(stored[batch.start : batch.stop], patches[batch.start : batch.stop])
+
+
+def test_writer_holds_about_one_batch_in_memory_whatever_the_stream_length(tmp_path: Path) -> None:
+    batch_shape, n_batches = (64, 16, 16, 4), 40  # 0.5 MiB a batch, 20 MiB in all
+
+    def batches() -> Iterator[PatchBatch]:
+        for k in range(n_batches):
+            yield PatchBatch(k * batch_shape[0], np.full(batch_shape, k + 1j, np.complex64))
+
+    batch_bytes = np.zeros(batch_shape, np.complex64).nbytes
+    tracemalloc.start()
+    try:
+        with PredictionsWriter(tmp_path / "big.npz", n_batches * batch_shape[0], 16, 4) as writer:
+            for _ in writer.tee(batches()):
+                pass
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * batch_bytes, f"peak {peak / 2**20:.1f} MiB for {batch_bytes / 2**20:.1f} MiB batches"
+    stored = open_npz(tmp_path / "big.npz").array("patches")
+    assert stored.shape == (n_batches * batch_shape[0], 16, 16, 4)
+    for k in (0, 17, n_batches - 1):
+        np.testing.assert_array_equal(stored[k * batch_shape[0] : (k + 1) * batch_shape[0]], np.full(batch_shape, k + 1j, np.complex64))
 
 
 def test_writer_refuses_an_incomplete_or_out_of_order_stream(tmp_path: Path) -> None:
