@@ -4,8 +4,10 @@ The first stage of the data flow; it imports nothing from the stages after it.
 
 - :func:`load_gridlines` (:mod:`~ptychostitch.data.gridlines`): the one way to open a grid-lines
   split, validated, with every patch position in the convention of :mod:`ptychostitch.geometry`;
-- :func:`read_predictions` (:mod:`~ptychostitch.data.predictions`): a ``PRED.npz`` checked against
-  a test split and streamed as :class:`~ptychostitch.patch_stream.PatchBatch` es;
+- :func:`read_predictions` (:mod:`~ptychostitch.data.predictions`): a ``PRED.npz`` in any of the
+  layouts models write, checked against a test split and streamed as
+  :class:`~ptychostitch.patch_stream.PatchBatch` es; and its writer, which tees a patch stream
+  into a ``PRED.npz``;
 - the NPZ layer, split by job: :mod:`~ptychostitch.data.npy_header` (member headers, data offsets
   for memory maps), :mod:`~ptychostitch.data.streamed` (row-wise reads of deflated members),
   :mod:`~ptychostitch.data.safe_unpickle` (PtychoPINN's pickled metadata string, decoded without

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ptychostitch.data import DEFAULT_BATCH_SIZE
+from ptychostitch.data.predictions import LayoutChoice
 from ptychostitch.model.options import LossName, TrainOptions
 from ptychostitch.simulate.config import SimulationConfig
 from ptychostitch.stitchers.contract import StitchOptions
@@ -155,6 +156,14 @@ class RunConfig:
             "negative": ("--clean-tmp", "delete the temporary reassembly file at the end"),
         },
     )
+    save_predictions: bool = field(
+        default=True,
+        metadata={
+            "help": "save the predicted patches as predictions.npz, evaluate's format, stored uncompressed",
+            "negative": ("--no-save-predictions", "do not save predictions.npz"),
+            "group": _INFERENCE,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -163,9 +172,13 @@ class EvaluateConfig:
 
     test_npz: Path = field(metadata={"help": "grid-lines test split (PtychoPINN schema)", "metavar": "P"})
     predictions: Path = field(
-        metadata={"help": "key 'patches': complex, (n, N, N) or (n, N, N, C), one row per test row in order", "metavar": "PRED.npz"}
+        metadata={"help": "key 'patches': one row per test row in order, in one of the --layout layouts", "metavar": "PRED.npz"}
     )
     output_dir: Path = field(metadata={"help": "where stitched.npz, metrics.json and the PNGs go", "metavar": "DIR"})
+    layout: LayoutChoice = field(
+        default="auto",
+        metadata={"help": "how 'patches' is stored (docs/data.md#prediction-layouts); auto: the one layout its shape and dtype fit"},
+    )
     stitcher: str = _stitcher()
     stitch: StitchChoice = _stitch(STITCH_OPTIONS)
     batch_size: int = field(

@@ -104,7 +104,7 @@ def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
         problem, acc, rows = "", None, range(0)
         try:
             dataset = load_gridlines(config.test_npz)
-            predictions = read_predictions(config.predictions, dataset, batch_size=config.batch_size)
+            predictions = read_predictions(config.predictions, dataset, batch_size=config.batch_size, layout=config.layout)
             plan = plan_stitch(dataset, config.stitch, config.stitcher)
             acc = accumulator(plan.selection.stitcher, plan.context)
             if acc is None:

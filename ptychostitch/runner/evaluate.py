@@ -22,7 +22,7 @@ def evaluate(config: EvaluateConfig) -> tuple[Path, dict[str, Any]]:
     if distributed.launched():
         return distributed.evaluate_sharded(config)
     dataset = load_gridlines(config.test_npz)
-    predictions = read_predictions(config.predictions, dataset, batch_size=config.batch_size)
+    predictions = read_predictions(config.predictions, dataset, batch_size=config.batch_size, layout=config.layout)
     plan = plan_stitch(dataset, config.stitch, config.stitcher)
     with claim(config.output_dir, overwrite=config.overwrite) as folder:
         scores = stitch_and_score(dataset, plan.context, plan.selection, predictions)

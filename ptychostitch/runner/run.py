@@ -14,10 +14,11 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-from ptychostitch.atomic import write_json
+from ptychostitch.atomic import atomic_path, write_json
 from ptychostitch.data import GridLinesDataset, load_gridlines, reassembly
+from ptychostitch.data.predictions import PredictionsWriter
 from ptychostitch.errors import InputError, quoted
 from ptychostitch.model.checkpoint import load_checkpoint, save_checkpoint
 from ptychostitch.model.factory import build_model, model_spec
@@ -26,6 +27,7 @@ from ptychostitch.model.physics import intensity_scale
 from ptychostitch.model.predict import predict_batches
 from ptychostitch.model.train import TrainingData, train
 from ptychostitch.model.twin import choose_orientation
+from ptychostitch.patch_stream import PatchBatch
 from ptychostitch.runner.artifacts import versions, write_results
 from ptychostitch.runner.context import plan_stitch
 from ptychostitch.runner.defaults import EMBEDDED_DATASET, RunConfig
@@ -37,6 +39,9 @@ from ptychostitch.runner.validation import Rows, split_rows
 from ptychostitch.simulate import simulate
 
 log = logging.getLogger(__name__)
+
+PREDICTIONS_FILE = "predictions.npz"
+"""The predicted patches in a run's result folder, in ``evaluate``'s format (unless ``--no-save-predictions``)."""
 
 
 @dataclass
@@ -114,7 +119,8 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
             reassembly.write_reassembly(test, tmp_file)
             diffraction = reassembly.mapped_diffraction(tmp_file, test.channels)
         patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
-        scores = stitch_and_score(test, context, selection, patches)
+        with _saved_predictions(staging, test, config.save_predictions) as tee:
+            scores = stitch_and_score(test, context, selection, tee(patches))
     with stage("artifacts"):
         document = write_results(staging, test.YY_ground_truth, selection, scores, context.options)
         if history:
@@ -145,6 +151,20 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
     folder.commit(document, keep=[path for path in (config.train_npz, config.test_npz, config.checkpoint) if path is not None])
     log.info("done: %s (%s)", folder.final, ", ".join(f"{k} {v:.1f} s" for k, v in stage.seconds.items()))
     return document
+
+
+@contextlib.contextmanager
+def _saved_predictions(staging: Path, test: GridLinesDataset, save: bool) -> Iterator[Callable[[Iterable[PatchBatch]], Iterable[PatchBatch]]]:
+    """Yield the tee that writes the patch stream to ``predictions.npz`` as it passes (the identity unless ``save``).
+
+    The one prediction pass feeds both the stitcher and the file; the file appears (atomically)
+    only once the stream has been stitched whole.
+    """
+    if not save:
+        yield lambda batches: batches
+        return
+    with atomic_path(staging / PREDICTIONS_FILE) as tmp, PredictionsWriter(tmp, test.n_rows, test.N, test.channels) as writer:
+        yield writer.tee
 
 
 @contextlib.contextmanager

@@ -41,9 +41,10 @@ CHANGED = {
         train_npz=Path("a.npz"), test_npz=Path("b.npz"), output_dir=Path("o"), overwrite=True, resume=Path("r"), val_fraction=0.25, model="pkg.mod:factory",
         checkpoint=Path("c.pt"), epochs=0, batch_size=5, loss="poisson", learning_rate=1e-3, seed=3, infer_batch_size=7,
         device="auto", stitcher="my-stitcher", stitch=StitchChoice(weighting="uniform", crop=12), keep_tmp=False,
+        save_predictions=False,
     ),
     "evaluate": EvaluateConfig(
-        test_npz=Path("t.npz"), predictions=Path("p.npz"), output_dir=Path("o"), stitcher="my-stitcher",
+        test_npz=Path("t.npz"), predictions=Path("p.npz"), output_dir=Path("o"), layout="ri-channels", stitcher="my-stitcher",
         stitch=StitchChoice(weighting="probe", crop=8), batch_size=9, overwrite=True,
     ),
 }
@@ -222,6 +223,11 @@ def test_run_keeps_tmp_unless_clean_tmp(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as stopped:
         main(["run", "--keep-tmp", "--clean-tmp"])
     assert stopped.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_run_saves_predictions_unless_no_save_predictions() -> None:
+    assert parse("run").save_predictions is True and parse("run", "--save-predictions").save_predictions is True
+    assert parse("run", "--no-save-predictions").save_predictions is False
 
 
 def test_building_the_parsers_imports_no_torch_tensorflow_or_matplotlib() -> None:

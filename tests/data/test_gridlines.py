@@ -171,8 +171,8 @@ def test_predictions_stream_in_row_order(tmp_path: Path, compressed: bool) -> No
 @pytest.mark.parametrize(
     "patches, pattern",
     [
-        (np.zeros((10, 16, 16, 1), np.complex64), r"'patches': expected shape \(338, 16, 16, 1\) or shape \(338, 16, 16\).*found \(10, 16, 16, 1\)"),
-        (np.zeros((338, 16, 16, 1), np.float32), r"'patches': expected a complex array, found dtype float32"),
+        (np.zeros((10, 16, 16, 1), np.complex64), r"'patches': expected one of the layouts complex-last: complex \(338, 16, 16, 1\) or \(338, 16, 16\);.*found complex64 \(10, 16, 16, 1\)"),
+        (np.zeros((338, 16, 16, 1), np.float32), r"'patches': expected one of the layouts .*ri-last: real \(float\) \(338, 16, 16, 1, 2\) or \(338, 16, 16, 2\);.*found float32 \(338, 16, 16, 1\)"),
     ],
 )
 def test_bad_predictions_are_one_line_errors(tmp_path: Path, patches: np.ndarray, pattern: str) -> None:

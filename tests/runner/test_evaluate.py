@@ -132,7 +132,7 @@ def test_bad_predictions_exit_2_with_one_line(tmp_path: Path, capsys: pytest.Cap
     pred = write_predictions(tmp_path / "pred.npz", written.true_patches[:, :, :, :1])
     assert evaluate(written.path, pred, tmp_path / "out") == 2
     line = one_error_line(capsys)
-    assert str(pred) in line and "'patches'" in line and "expected shape (288, 16, 16, 4)" in line and "found (288, 16, 16, 1)" in line
+    assert str(pred) in line and "'patches'" in line and "complex-last: complex (288, 16, 16, 4);" in line and "found complex64 (288, 16, 16, 1)" in line
     pickle_pred = tmp_path / "objects.npz"
     np.savez(pickle_pred, patches=np.array([pickle.dumps(1)], dtype=object))
     assert evaluate(written.path, pickle_pred, tmp_path / "out") == 2

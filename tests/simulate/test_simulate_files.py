@@ -58,6 +58,24 @@ def test_stream_writer_round_trip_and_memmap(tmp_path: Path) -> None:
             out.write_chunks("big2", data.shape, data.dtype, [data.astype(np.complex128)])
 
 
+def test_stream_writer_member_takes_chunks_one_at_a_time(tmp_path: Path) -> None:
+    data = np.arange(7 * 3 * 2, dtype=np.float32).reshape(7, 3, 2)
+    path = tmp_path / "pushed.npz"
+    with NpzStreamWriter(path) as out:
+        with out.open_member("big", data.shape, data.dtype) as member:
+            for start in range(0, 7, 2):
+                member.write(data[start : start + 2])
+                assert member.rows == min(start + 2, 7)
+            with pytest.raises(ValueError, match="after 7 rows does not fit"):
+                member.write(data[:1])  # past the end
+    np.testing.assert_array_equal(member_memmap(path, "big"), data)
+    with NpzStreamWriter(tmp_path / "failed.npz") as out:
+        with pytest.raises(KeyError):  # the caller's own error, not a complaint about missing rows
+            with out.open_member("big", data.shape, data.dtype) as member:
+                member.write(data[:2])
+                raise KeyError("the stream failed")
+
+
 def test_output_independent_of_chunking_and_seeded(tmp_path: Path) -> None:
     default = simulate(TINY, tmp_path / "a")
     chunked = simulate(TINY, tmp_path / "b", chunk_rows=7)
