@@ -8,14 +8,11 @@ leaves a ``metrics.json`` behind (:mod:`ptychostitch.runner.result_folder`).
 
 from __future__ import annotations
 
-import platform
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ptychostitch import __version__
 from ptychostitch.atomic import write_npz
 from ptychostitch.metrics import metrics_sections
 from ptychostitch.runner.figures import write_comparison_plot, write_frc_plot
@@ -53,12 +50,3 @@ def write_results(
         write_frc_plot(staging / "frc.png", scores.stitched, scores.extras)
     return metrics_document(selection, scores, options)
 
-
-def versions() -> dict[str, str]:
-    """Versions of Python, ptychostitch and the numerical libraries that are loaded."""
-    found = {"python": platform.python_version(), "ptychostitch": __version__, "numpy": np.__version__}
-    for name in ("torch", "scipy", "skimage", "tensorflow"):
-        module = sys.modules.get(name)
-        if module is not None:
-            found[name] = str(getattr(module, "__version__", "unknown"))
-    return found

@@ -56,7 +56,7 @@ STAGING = ".ptychostitch-staging"
 """The claimed staging folder inside a result folder; present while a process writes into it."""
 MANIFEST = ".ptychostitch-files.json"
 """Written by each commit: the files of the run (relative paths), so that ``--overwrite`` replaces exactly those."""
-RUN_MARKERS = (METRICS, "run.json", "stitched.npz", MANIFEST)
+RUN_MARKERS = (METRICS, "run.json", "evaluate.json", "score.json", "stitched.npz", MANIFEST)
 """Files whose presence means a folder holds an earlier run (complete or not)."""
 _UNLISTED_RUN = (METRICS, "run.json", "stitched.npz", "comparison.png", "frc.png", "checkpoint.pt", "tmp/torch_reassembly/reassembly_test.npz")
 """The files of a run committed before manifests were written."""
