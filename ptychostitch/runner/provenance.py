@@ -55,19 +55,20 @@ RECORDED_COMMANDS = ("run", "evaluate", "score")
 
 @dataclass
 class Stages:
-    """Wall-clock seconds per stage, in the order they ran (``with stages("name"): ...``)."""
+    """Wall-clock seconds per stage that finished, in the order they ran (``with stages("name"): ...``).
+
+    A finished stage is one INFO line; a stage that fails logs nothing, so an input error stays one line.
+    """
 
     seconds: dict[str, float] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
-        log.info("stage %s ...", name)
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(time.perf_counter() - start, 3)
-            log.info("stage %s took %.1f s", name, self.seconds[name])
+        log.debug("stage %s ...", name)
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        log.info("stage %s took %.1f s", name, self.seconds[name])
 
 
 def sha256(path: str | os.PathLike[str]) -> str:
