@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import importlib.metadata
 import json
@@ -79,7 +80,7 @@ def test_evaluate_writes_provenance_before_metrics(
     assert "evaluate.json" in manifest and manifest[-1] == "metrics.json"
 
 
-def test_run_json_starts_with_the_same_provenance(tmp_path: Path) -> None:
+def test_run_json_starts_with_the_same_provenance_and_compares(tmp_path: Path, run_cli: Callable[..., tuple[int, str, str]]) -> None:
     paths = simulate(TINY, tmp_path / "data")
     out = tmp_path / "run"
     run(RunConfig(output_dir=out, train_npz=paths.train, test_npz=paths.test, epochs=1, infer_batch_size=50, loss="mae"))
@@ -94,3 +95,13 @@ def test_run_json_starts_with_the_same_provenance(tmp_path: Path) -> None:
     assert record["stitcher"] == json.loads((out / "metrics.json").read_text())["stitcher"]
     assert {"load", "train", "predict+stitch", "artifacts"} <= set(record["timings_s"])
     assert any(p["distribution"] == "ptychostitch" for p in record["plugins"])
+    scored = tmp_path / "scored"
+    assert run_cli("score", "--test-npz", str(paths.test), "--object", str(out / "stitched.npz"), "--output-dir", str(scored), "-q")[0] == 0
+    status, _, err = run_cli("compare", str(out), str(scored), "--output-dir", str(tmp_path / "cmp"), "-q")
+    assert status == 0, err
+    with open(tmp_path / "cmp" / "comparison.csv", newline="") as fh:
+        run_row, score_row = csv.DictReader(fh)
+    assert (run_row["command"], run_row["model"], run_row["loss"], run_row["epochs"]) == ("run", "reference", "mae", "1")
+    assert float(run_row["training_s"]) == record["timings_s"]["train"]
+    assert run_row["sha256_train_npz"] == independent_digest(paths.train) and score_row["sha256_train_npz"] == ""
+    assert run_row["ssim_amp"] == score_row["ssim_amp"] != ""
