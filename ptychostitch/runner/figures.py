@@ -170,7 +170,7 @@ def write_folders_comparison(
         ax.set_xticks([])
         ax.set_yticks([])
     y0, y1, x0, x1 = truth.window
-    fig.suptitle(f"shown: rows {y0}:{y1}, cols {x0}:{x1} of the {truth.frame_shape[0]}x{truth.frame_shape[1]} frame (covered in every folder), trimmed; "
-                 "amplitude mean-ratio scaled, phases plane-removed; the metrics use each folder's own window")
+    fig.suptitle(f"shown: rows {y0}:{y1}, cols {x0}:{x1} of the {truth.frame_shape[0]}x{truth.frame_shape[1]} frame (covered in every folder), trimmed;\n"
+                 "amplitude mean-ratio scaled, phases plane-removed; the metrics use each folder's own window", fontsize="medium")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
