@@ -29,7 +29,7 @@ from ptychostitch.data import load_gridlines, read_stitched_object
 from ptychostitch.errors import InputError, quoted
 from ptychostitch.runner.defaults import CompareConfig
 from ptychostitch.runner.figures import write_folders_comparison
-from ptychostitch.runner.provenance import Stages, input_record, provenance, read_record, record_name, sha256
+from ptychostitch.runner.provenance import Stages, find_record, input_record, provenance, record_name, sha256
 from ptychostitch.runner.result_folder import METRICS, claim
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,6 @@ class ScoredFolder:
     """A complete result folder: its metrics and its provenance record."""
 
     path: Path
-    record_file: str
     record: dict[str, Any]
     metrics: dict[str, Any]
 
@@ -72,17 +71,17 @@ def read_folder(path: Path) -> ScoredFolder:
     if not path.is_dir():
         raise InputError(f"{quoted(path)}: not a result folder: {'no such folder' if not path.exists() else 'not a folder'}")
     metrics = _json(path / METRICS, f"{quoted(path)}: not a result folder: expected {METRICS} (written last by run, evaluate or score), found none")
-    found = read_record(path)
+    found = find_record(path)
     if found is None:
         raise InputError(f"{quoted(path)}: not a result folder: expected run.json, evaluate.json or score.json beside {METRICS}, found none")
-    name, record = found
+    record = _json(found, "")
     test = (record.get("inputs") or {}).get("test_npz") if isinstance(record, dict) else None
-    if not isinstance(test, dict) or "sha256" not in test:
-        raise InputError(f"{quoted(path / name)}: key 'inputs.test_npz': expected the test file's path and SHA-256, found none "
+    if not isinstance(test, dict) or "sha256" not in test or "path" not in test:
+        raise InputError(f"{quoted(found)}: key 'inputs.test_npz': expected the test file's path and SHA-256, found none "
                          f"(written by an older ptychostitch; evaluate again to compare)")
     if not isinstance(metrics, dict) or not isinstance(metrics.get("stitched"), dict):
         raise InputError(f"{quoted(path / METRICS)}: key 'stitched': expected stitched metrics, found none (scored without a ground truth)")
-    return ScoredFolder(path, name, record, metrics)
+    return ScoredFolder(path, record, metrics)
 
 
 def _json(path: Path, missing: str) -> Any:

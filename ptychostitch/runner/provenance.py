@@ -14,6 +14,8 @@ command, and ``run`` adds its own (model, training, checkpoint)::
     versions    python, ptychostitch, numpy, torch, tensorflow, numba (null when not installed)
     plugins     each loaded plugin (entry point) with its distribution, version and stitchers
     timings_s   wall-clock seconds per stage, in the order they ran
+
+``compare`` records its own provenance the same way, in ``compare.json``.
 """
 
 from __future__ import annotations
@@ -167,10 +169,10 @@ def record_name(command: str) -> str:
     return f"{command}.json"
 
 
-def read_record(folder: str | os.PathLike[str]) -> tuple[str, dict[str, Any]] | None:
-    """The provenance record in a result folder, as ``(file name, content)``; None when it holds none."""
+def find_record(folder: str | os.PathLike[str]) -> Path | None:
+    """The provenance record a result folder holds (``run.json``, ``evaluate.json`` or ``score.json``); None when none."""
     for command in RECORDED_COMMANDS:
         path = Path(folder) / record_name(command)
         if path.is_file():
-            return path.name, json.loads(path.read_text())
+            return path
     return None
