@@ -179,7 +179,7 @@ def compare(config: CompareConfig) -> Path:
         folders = [read_folder(Path(path)) for path in config.folders]
         same_ground_truth(folders)
         test = folders[0].record["inputs"]["test_npz"]
-        test_path = Path(test["path"])
+        test_path = Path(folders[0].record.get("cwd") or ".") / test["path"]  # a relative path is relative to where the folder was made
         if not test_path.is_file():
             raise InputError(f"{quoted(test_path)}: the test file the folders were scored against: file not found")
         if sha256(test_path) != test["sha256"]:

@@ -151,3 +151,21 @@ def test_compare_refuses_folders_scored_against_different_ground_truths(
     assert status == 2 and "different ground truths" in line
     assert all(str(folder) in line for folder in [*folders, elsewhere])
     assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_finds_a_test_file_recorded_relative_to_where_the_folder_was_made(
+    tmp_path: Path, run_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = tmp_path / "made"
+    made.mkdir()
+    monkeypatch.chdir(made)
+    written = write_grid_file(Path("test.npz"))
+    write_predictions(Path("pred.npz"), written.true_patches)
+    assert run_cli("evaluate", "--test-npz", "test.npz", "--predictions", "pred.npz", "--output-dir", "out", "-q")[0] == 0
+    assert json.loads(Path("out/evaluate.json").read_text())["inputs"]["test_npz"]["path"] == "test.npz"
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_cli("compare", str(made / "out"), "--output-dir", "cmp", "-q")
+    assert status == 0, err
+    with open(tmp_path / "cmp" / "comparison.csv", newline="") as fh:
+        (row,) = csv.DictReader(fh)
+    assert row["sha256_test_npz"] == digest(made / "test.npz")
