@@ -3,6 +3,6 @@
 Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``execute(args) -> int``.
 """
 
-from ptychostitch.commands import evaluate, run, simulate, stitchers
+from ptychostitch.commands import compare, evaluate, run, score, simulate, stitchers
 
-COMMANDS = [simulate, run, evaluate, stitchers]
+COMMANDS = [simulate, run, evaluate, score, compare, stitchers]

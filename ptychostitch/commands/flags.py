@@ -24,6 +24,8 @@ default; ``field(..., metadata={...})`` gives what the command line needs beside
 
 Field types: ``int``, ``float``, ``str``, ``Path``, ``bool`` (a switch), ``Literal[...]`` (its
 values are the choices), each optionally ``| None``. A field without a default is a required flag.
+``tuple[str, ...]`` or ``tuple[Path, ...]`` without a default is a positional argument taking one
+or more values (named by ``metavar``).
 """
 
 from __future__ import annotations
@@ -92,6 +94,12 @@ def _add(target: Any, owner: type, spec: dataclasses.Field, hint: Any, dest: str
         raise TypeError(f"{where}: flag metadata needs 'help' and only the keys {sorted(KEYS)}, found {sorted(meta)}")
     flag = meta.get("flag", "--" + spec.name.replace("_", "-"))
     kind, optional = _without_none(hint)
+    if typing.get_origin(kind) is tuple:
+        items = typing.get_args(kind)
+        if optional or default is not dataclasses.MISSING or len(items) != 2 or items[1] is not Ellipsis or items[0] not in (str, Path):
+            raise TypeError(f"{where}: a tuple field is a positional argument: tuple[str, ...] or tuple[Path, ...] without a default, found {hint}")
+        target.add_argument(dest, nargs="+", type=items[0], metavar=meta.get("metavar"), help=_help(meta, None))
+        return
     options: dict[str, Any] = {"dest": dest, "help": _help(meta, default)}
     if default is dataclasses.MISSING:
         options["required"] = True
@@ -161,7 +169,8 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
     for spec in dataclasses.fields(cls):
         nested = spec.metadata.get("nested")
         if nested is None:
-            values[spec.name] = getattr(args, spec.name)
+            value = getattr(args, spec.name)
+            values[spec.name] = tuple(value) if isinstance(value, list) else value
         else:
             values[spec.name] = dataclasses.replace(_default(spec), **{name: getattr(args, f"{spec.name}_{name}") for name in nested})
     return cls(**values)

@@ -13,11 +13,14 @@ The first stage of the data flow; it imports nothing from the stages after it.
   :mod:`~ptychostitch.data.safe_unpickle` (PtychoPINN's pickled metadata string, decoded without
   running code), :mod:`~ptychostitch.data.npz` (:func:`open_npz`), and
   :mod:`~ptychostitch.data.npz_writer` (members streamed to disk in chunks);
-- :mod:`~ptychostitch.data.reassembly`: the memory-mappable reassembly file of a test split.
+- :mod:`~ptychostitch.data.reassembly`: the memory-mappable reassembly file of a test split;
+- :func:`read_stitched_object` (:mod:`~ptychostitch.data.stitched_object`): a stitched object
+  (``stitched.npz``, or one made elsewhere for ``score``), checked against the ground-truth frame.
 """
 
 from ptychostitch.data.gridlines import GridLinesDataset, load_gridlines
 from ptychostitch.data.npz import open_npz
 from ptychostitch.data.predictions import DEFAULT_BATCH_SIZE, Predictions, read_predictions
+from ptychostitch.data.stitched_object import StitchedObject, read_stitched_object
 
-__all__ = ["DEFAULT_BATCH_SIZE", "GridLinesDataset", "Predictions", "load_gridlines", "open_npz", "read_predictions"]
+__all__ = ["DEFAULT_BATCH_SIZE", "GridLinesDataset", "Predictions", "StitchedObject", "load_gridlines", "open_npz", "read_predictions", "read_stitched_object"]

@@ -8,19 +8,19 @@ leaves a ``metrics.json`` behind (:mod:`ptychostitch.runner.result_folder`).
 
 from __future__ import annotations
 
-import platform
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ptychostitch import __version__
 from ptychostitch.atomic import write_npz
 from ptychostitch.metrics import metrics_sections
 from ptychostitch.runner.figures import write_comparison_plot, write_frc_plot
 from ptychostitch.runner.scoring import Scores
 from ptychostitch.stitchers import Selection, StitchOptions, StitchResult
+
+STITCHED_ELSEWHERE = "stitched elsewhere; scored by ptychostitch score"
+"""The ``stitcher`` reason in the ``metrics.json`` of ``score``."""
 
 
 def write_stitched(path: Path, result: StitchResult) -> None:
@@ -35,30 +35,30 @@ def write_stitched(path: Path, result: StitchResult) -> None:
     )
 
 
-def metrics_document(selection: Selection, scores: Scores, options: StitchOptions) -> dict[str, Any]:
-    """The content of ``metrics.json``: ``stitched``, ``patch``, ``stitcher``, ``stitch`` (weighting and crop used) and the extras sections."""
+def metrics_document(selection: Selection | None, scores: Scores, options: StitchOptions | None) -> dict[str, Any]:
+    """The content of ``metrics.json``: ``stitched``, ``patch``, ``stitcher``, ``stitch`` (weighting and crop used) and the extras sections.
+
+    ``selection`` and ``options`` are None for an object stitched elsewhere (``score``): ``stitcher``
+    then names what the object's file says (``scores.result.stitcher``) and ``stitch`` is null.
+    """
     document = metrics_sections(scores.stitched, scores.patch, scores.extras)
-    document["stitcher"] = selection.as_json()
-    document["stitch"] = {"weighting": options.weighting, "crop": options.crop, "device": options.device}
+    document["stitcher"] = selection.as_json() if selection is not None else {
+        "name": scores.result.stitcher, "requested": None, "fallback": False, "reason": STITCHED_ELSEWHERE, "rejected": {},
+    }
+    document["stitch"] = None if options is None else {"weighting": options.weighting, "crop": options.crop, "device": options.device}
     return document
 
 
 def write_results(
-    staging: Path, ground_truth: np.ndarray | None, selection: Selection, scores: Scores, options: StitchOptions
+    staging: Path, ground_truth: np.ndarray | None, selection: Selection | None, scores: Scores, options: StitchOptions | None
 ) -> dict[str, Any]:
-    """Write the result files into ``staging``; return the ``metrics.json`` content (for the commit to write)."""
+    """Write the result files into ``staging``; return the ``metrics.json`` content (for the commit to write).
+
+    ``selection`` and ``options`` are None for an object stitched elsewhere (see :func:`metrics_document`).
+    """
     write_stitched(staging / "stitched.npz", scores.result)
     if ground_truth is not None and scores.stitched is not None:
         write_comparison_plot(staging / "comparison.png", scores.result.object, ground_truth, scores.result.coverage)
         write_frc_plot(staging / "frc.png", scores.stitched, scores.extras)
     return metrics_document(selection, scores, options)
 
-
-def versions() -> dict[str, str]:
-    """Versions of Python, ptychostitch and the numerical libraries that are loaded."""
-    found = {"python": platform.python_version(), "ptychostitch": __version__, "numpy": np.__version__}
-    for name in ("torch", "scipy", "skimage", "tensorflow"):
-        module = sys.modules.get(name)
-        if module is not None:
-            found[name] = str(getattr(module, "__version__", "unknown"))
-    return found

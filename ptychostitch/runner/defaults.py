@@ -185,3 +185,27 @@ class EvaluateConfig:
         default=DEFAULT_BATCH_SIZE, metadata={"help": "rows of predictions read at a time", "metavar": "B", "check": "positive"}
     )
     overwrite: bool = _overwrite()
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Everything ``ptychostitch score`` was asked to do; each field's help is in its ``metadata``."""
+
+    test_npz: Path = field(metadata={"help": "grid-lines test split whose YY_ground_truth is the reference", "metavar": "P"})
+    object: Path = field(
+        metadata={
+            "help": "key 'object': complex (H, W) or (H, W, 1) in the ground-truth frame; optional key 'coverage' (weights, 0 = uncovered)",
+            "metavar": "OBJ.npz",
+        }
+    )
+    output_dir: Path = field(metadata={"help": "where metrics.json, score.json, stitched.npz and the PNGs go", "metavar": "DIR"})
+    overwrite: bool = _overwrite()
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Everything ``ptychostitch compare`` was asked to do; each field's help is in its ``metadata``."""
+
+    folders: tuple[Path, ...] = field(metadata={"help": "result folders of run, evaluate or score (each with metrics.json)", "metavar": "DIR"})
+    output_dir: Path = field(metadata={"help": "where comparison.csv, comparison.md, comparison.png and compare.json go", "metavar": "OUT"})
+    overwrite: bool = _overwrite()

@@ -89,12 +89,14 @@ def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
     rank, which is the single-process stitch with extra traffic. Patch metrics are not computed
     under a distributed launch (``patch`` is null in ``metrics.json``).
     """
+    from dataclasses import replace
     from pathlib import Path
 
     from ptychostitch.atomic import write_json
     from ptychostitch.data import load_gridlines, read_predictions
     from ptychostitch.runner.artifacts import write_results
     from ptychostitch.runner.context import plan_stitch
+    from ptychostitch.runner.provenance import provenance, record_name
     from ptychostitch.runner.result_folder import claim
     from ptychostitch.runner.scoring import score
     from ptychostitch.stitchers.accumulate import accumulator
@@ -127,10 +129,12 @@ def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
             with claim(config.output_dir, overwrite=config.overwrite) as folder:
                 scores = score(dataset, result, None)
                 document = write_results(folder.staging, dataset.YY_ground_truth, plan.selection, scores, plan.context.options)
-                write_json(folder.staging / "run.json", {
-                    "command": "evaluate", "world_size": launch.world_size, "backend": launch.backend,
+                inputs = {"test_npz": config.test_npz, "predictions": config.predictions}
+                record = provenance("evaluate", inputs, replace(config, stitch=plan.context.options), plan.selection, {})
+                write_json(folder.staging / record_name("evaluate"), {**record, "distributed": {
+                    "world_size": launch.world_size, "backend": launch.backend,
                     "shards": [list(map(int, (r.start, r.stop))) for r in (shard(plan.context.frame_rows, k, launch.world_size) for k in range(launch.world_size))],
-                })
+                }})
                 folder.commit(document, keep=(config.test_npz, config.predictions))
             final = folder.final
         else:

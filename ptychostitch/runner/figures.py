@@ -4,6 +4,8 @@
   maps. The panels show exactly what the metrics score: the scored window after the trim, the
   stitched amplitude scaled by the mean ratio, both phases after plane removal.
 - :func:`write_frc_plot`: the FRC curves with their cut-offs.
+- :func:`write_loss_plot`: training and validation loss per epoch.
+- :func:`write_folders_comparison`: ``compare``'s figure, several folders beside one ground truth.
 """
 
 from __future__ import annotations
@@ -117,3 +119,58 @@ def write_loss_plot(path: str | os.PathLike[str], epochs: list[int], train: list
     ax.legend()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
+
+
+def write_folders_comparison(
+    path: str | os.PathLike[str], ground_truth: np.ndarray, labels: list[str], objects: list[np.ndarray], coverages: list[np.ndarray | None]
+) -> None:
+    """Write ``compare``'s PNG: the ground truth, then one row per folder, on shared colour scales, atomically.
+
+    Columns: amplitude, amplitude error, phase, phase error. Every panel shows the window that
+    every folder covers (the largest rectangle covered in all of them), prepared as the metrics
+    prepare it (trimmed, amplitude mean-ratio scaled, phases plane-removed); amplitude and phase
+    share the ground truth's colour range, and each error column one symmetric range over all folders.
+    """
+    shared = None
+    known = [np.asarray(c) for c in coverages if c is not None]
+    if known:
+        shared = np.minimum.reduce([np.where(c > 0, 1.0, 0.0) for c in known])
+    pairs = [prepare_pair(obj, ground_truth, coverage=shared) for obj in objects]
+    errors = [(p.pred_amp - p.target_amp, p.pred_phase - p.target_phase) for p in pairs]
+    amp_limit = max(float(np.max(np.abs(e[0]))) for e in errors) or 1.0
+    phase_limit = max(float(np.max(np.abs(e[1]))) for e in errors) or 1.0
+    truth = pairs[0]
+    amp_range = (float(np.min(truth.target_amp)), float(np.max(truth.target_amp)))
+    phase_range = (float(np.min(truth.target_phase)), float(np.max(truth.target_phase)))
+    fig = Figure(figsize=(13, 3.2 * (len(pairs) + 1)), layout="constrained")
+    axes = fig.subplots(len(pairs) + 1, 4, squeeze=False)
+    shown = [
+        axes[0, 0].imshow(truth.target_amp, cmap="viridis", vmin=amp_range[0], vmax=amp_range[1]),
+        None,
+        axes[0, 2].imshow(truth.target_phase, cmap="twilight", vmin=phase_range[0], vmax=phase_range[1]),
+        None,
+    ]
+    axes[0, 0].set_title("ground truth: amplitude")
+    axes[0, 2].set_title("ground truth: phase, rad")
+    for ax in (axes[0, 1], axes[0, 3]):
+        ax.set_axis_off()
+    for row, (label, pair, (amp_error, phase_error)) in enumerate(zip(labels, pairs, errors), start=1):
+        panels = (
+            (pair.pred_amp, "viridis", amp_range, f"{label}: amplitude"),
+            (amp_error, "RdBu_r", (-amp_limit, amp_limit), f"amplitude error (MAE {np.mean(np.abs(amp_error)):.3g})"),
+            (pair.pred_phase, "twilight", phase_range, f"{label}: phase, rad"),
+            (phase_error, "RdBu_r", (-phase_limit, phase_limit), f"phase error (MAE {np.mean(np.abs(phase_error)):.3g})"),
+        )
+        for col, (image, cmap, (low, high), title) in enumerate(panels):
+            shown[col] = axes[row, col].imshow(image, cmap=cmap, vmin=low, vmax=high)
+            axes[row, col].set_title(title, fontsize="small")
+    for col, image in enumerate(shown):
+        fig.colorbar(image, ax=axes[:, col], shrink=0.6)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    y0, y1, x0, x1 = truth.window
+    fig.suptitle(f"shown: rows {y0}:{y1}, cols {x0}:{x1} of the {truth.frame_shape[0]}x{truth.frame_shape[1]} frame (covered in every folder), trimmed;\n"
+                 "amplitude mean-ratio scaled, phases plane-removed; the metrics use each folder's own window", fontsize="medium")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)

@@ -56,7 +56,7 @@ STAGING = ".ptychostitch-staging"
 """The claimed staging folder inside a result folder; present while a process writes into it."""
 MANIFEST = ".ptychostitch-files.json"
 """Written by each commit: the files of the run (relative paths), so that ``--overwrite`` replaces exactly those."""
-RUN_MARKERS = (METRICS, "run.json", "stitched.npz", MANIFEST)
+RUN_MARKERS = (METRICS, "run.json", "evaluate.json", "score.json", "stitched.npz", "compare.json", MANIFEST)
 """Files whose presence means a folder holds an earlier run (complete or not)."""
 _UNLISTED_RUN = (METRICS, "run.json", "stitched.npz", "comparison.png", "frc.png", "checkpoint.pt", "tmp/torch_reassembly/reassembly_test.npz")
 """The files of a run committed before manifests were written."""
@@ -92,7 +92,7 @@ class ResultFolder:
         """Where ``path`` (under :attr:`staging`) will be after the commit."""
         return self.final / Path(path).relative_to(self.staging)
 
-    def commit(self, metrics: Mapping[str, Any], *, keep: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    def commit(self, metrics: Mapping[str, Any], *, keep: Iterable[str | os.PathLike[str]] = (), last: str = METRICS) -> Path:
         """Move the staged files into :attr:`final`, replacing an earlier run's, and write ``metrics.json`` last.
 
         Parameters
@@ -101,6 +101,9 @@ class ResultFolder:
             The content of ``metrics.json``.
         keep : paths
             Files this run read (its inputs): never removed, even when the earlier run wrote them.
+        last : str
+            The name of the file written last, ``metrics.json`` unless the folder is not a result
+            (``compare`` writes ``compare.json``, so that its folder is never taken for a result).
 
         Returns
         -------
@@ -124,9 +127,9 @@ class ResultFolder:
                 for rel in files:
                     _move(self.staging / rel, self.final / rel)
                     moved_new.append(rel)
-                write_json(self.final / MANIFEST, {"files": sorted(map(str, files)) + [METRICS]})
+                write_json(self.final / MANIFEST, {"files": sorted(map(str, files)) + [last]})
                 moved_new.append(PurePosixPath(MANIFEST))
-                write_json(self.final / METRICS, metrics)
+                write_json(self.final / last, metrics)
             except BaseException:
                 _undo(self, aside, moved_old, moved_new)
                 raise
@@ -134,7 +137,7 @@ class ResultFolder:
             for rel in moved_old:
                 _prune(self.final, rel)
             shutil.rmtree(self.staging, ignore_errors=True)
-        log.info("wrote %s", self.final / METRICS)
+        log.info("wrote %s", self.final / last)
         return self.final
 
     def keep_unfinished(self) -> bool:

@@ -11,7 +11,6 @@ simulated datasets) without ``metrics.json``, so ``DIR`` stays an unfinished fol
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +20,7 @@ from ptychostitch.model.checkpoint import Checkpoint, load_checkpoint, save_chec
 from ptychostitch.model.factory import ModelSpec
 from ptychostitch.model.train import EpochRecord
 from ptychostitch.runner.defaults import RunConfig
+from ptychostitch.runner.provenance import json_values
 
 LAST = Path("checkpoints") / "last.pt"
 BEST = Path("checkpoints") / "best.pt"
@@ -36,7 +36,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 def config_record(config: RunConfig) -> dict[str, Any]:
     """``config`` as JSON values (paths as strings)."""
-    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    return json_values(config)
 
 
 def resumed(config: RunConfig) -> tuple[RunConfig, Checkpoint]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -28,10 +27,11 @@ from ptychostitch.model.predict import predict_batches
 from ptychostitch.model.train import TrainingData, train
 from ptychostitch.model.twin import choose_orientation
 from ptychostitch.patch_stream import PatchBatch
-from ptychostitch.runner.artifacts import versions, write_results
+from ptychostitch.runner.artifacts import write_results
 from ptychostitch.runner.context import plan_stitch
 from ptychostitch.runner.defaults import EMBEDDED_DATASET, RunConfig
 from ptychostitch.runner.figures import write_loss_plot
+from ptychostitch.runner.provenance import Stages, input_record, provenance
 from ptychostitch.runner.result_folder import ResultFolder, claim
 from ptychostitch.runner.resume import LAST, TrainingInterrupted, checkpoint_writer, resumed
 from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
@@ -42,23 +42,6 @@ log = logging.getLogger(__name__)
 
 PREDICTIONS_FILE = "predictions.npz"
 """The predicted patches in a run's result folder, in ``evaluate``'s format (unless ``--no-save-predictions``)."""
-
-
-@dataclass
-class Stages:
-    """Wall-clock seconds per stage, in the order they ran."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        log.info("stage %s ...", name)
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(time.perf_counter() - start, 3)
-            log.info("stage %s took %.1f s", name, self.seconds[name])
 
 
 def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
@@ -128,20 +111,20 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
         if tmp_file.exists() and not config.keep_tmp:
             tmp_file.unlink()
     simulated = config.test_npz is None
-    if simulated:
+    if simulated:  # recorded where the commit puts them
         train_path, test_path = folder.final_path(train_path), folder.final_path(test_path)
+    inputs = {
+        "train_npz": None if train_split is None else input_record(train_split.path, train_path),
+        "test_npz": input_record(test.path, test_path),
+        "checkpoint": config.checkpoint,
+        "resume": None if config.resume is None else config.resume / LAST,
+    }
     write_json(
         staging / "run.json",
         {
-            "command": "run",
+            **provenance("run", inputs, replace(config, stitch=context.options, device=device), selection, stage.seconds),
             "output_dir": str(folder.final),
-            "config": asdict(replace(config, stitch=context.options)),
             "datasets": {"train": str(train_path), "test": str(test_path), "simulated": simulated},
-            "device": device,
-            "seed": config.seed,
-            "versions": versions(),
-            "timings_s": stage.seconds,
-            "stitcher": selection.as_json(),
             "checkpoint": str(folder.final_path(checkpoint)),
             "model": spec.to_dict(),
             "twin_orientation": asdict(orientation) if orientation is not None else None,

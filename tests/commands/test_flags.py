@@ -123,3 +123,26 @@ def test_bad_declarations_are_refused() -> None:
     ]:
         with pytest.raises(TypeError, match=words):
             parser_for(cls)
+
+
+@dataclass(frozen=True)
+class Many:
+    folders: tuple[Path, ...] = field(metadata={"help": "folders", "metavar": "DIR"})
+    out: Path = field(default=Path("o"), metadata={"help": "output"})
+
+
+def test_tuple_field_is_a_positional_argument_of_one_or_more() -> None:
+    got = config_from_args(Many, parser_for(Many).parse_args(["a", "b", "--out", "x"]))
+    assert got == Many(folders=(Path("a"), Path("b")), out=Path("x"))
+    with pytest.raises(ValueError, match="required"):
+        parser_for(Many).parse_args(["--out", "x"])
+    assert "DIR [DIR ...]" in parser_for(Many).format_usage()
+
+
+def test_tuple_field_with_a_default_is_refused() -> None:
+    @dataclass(frozen=True)
+    class Bad:
+        folders: tuple[Path, ...] = field(default=(), metadata={"help": "folders"})
+
+    with pytest.raises(TypeError, match="positional argument"):
+        parser_for(Bad)

@@ -38,7 +38,7 @@ def test_two_ranks_equal_one_process(tmp_path: Path, kind: str) -> None:
         scale = np.abs(one["object"]).max()
         assert np.abs(two["object"] - one["object"]).max() <= 1e-6 * scale
         np.testing.assert_allclose(two["coverage"], one["coverage"], rtol=1e-6)
-    assert '"world_size": 2' in (tmp_path / "two" / "run.json").read_text()
+    assert '"world_size": 2' in (tmp_path / "two" / "evaluate.json").read_text()
 
 
 def test_bad_input_ends_both_ranks_with_its_reason(tmp_path: Path) -> None:

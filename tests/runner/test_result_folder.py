@@ -104,7 +104,7 @@ def test_overwrite_leaves_only_the_new_runs_files(inputs: dict[str, Path], tmp_p
     assert {"comparison.png", "frc.png", "stitched.npz", "metrics.json"} <= set(contents(out))
     status, _, err = run_cli(*evaluate_args(inputs["no_truth"], inputs["true"], out, "--overwrite"))
     assert status == 0, err
-    assert sorted(contents(out)) == sorted([MANIFEST, "metrics.json", "notes.txt", "stitched.npz"])
+    assert sorted(contents(out)) == sorted([MANIFEST, "evaluate.json", "metrics.json", "notes.txt", "stitched.npz"])
     assert "stitched" not in json.loads((out / "metrics.json").read_text())
     assert (out / "notes.txt").read_text() == "mine"
 
@@ -116,7 +116,7 @@ def test_overwrite_of_a_folder_written_before_manifests(inputs: dict[str, Path],
     for name in earlier:
         (out / name).write_text("old")
     assert run_cli(*evaluate_args(inputs["no_truth"], inputs["true"], out, "--overwrite"))[0] == 0
-    assert sorted(contents(out)) == sorted([MANIFEST, "metrics.json", "stitched.npz"])
+    assert sorted(contents(out)) == sorted([MANIFEST, "evaluate.json", "metrics.json", "stitched.npz"])
     assert not (out / "tmp").exists()
 
 
@@ -181,7 +181,7 @@ def test_a_kill_between_the_last_two_writes_leaves_no_metrics_json(inputs: dict[
     assert (tmp_path / "out-2" / "metrics.json").exists()  # an unfinished run is not silently replaced
     status, _, err = run_cli(*evaluate_args(inputs["test"], inputs["true"], out, "--overwrite"))
     assert status == 0, err
-    assert sorted(name for name in os.listdir(out)) == sorted([MANIFEST, "comparison.png", "frc.png", "metrics.json", "stitched.npz"])
+    assert sorted(name for name in os.listdir(out)) == sorted([MANIFEST, "comparison.png", "evaluate.json", "frc.png", "metrics.json", "stitched.npz"])
 
 
 def read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
@@ -241,7 +241,7 @@ def test_overwrite_never_removes_the_files_the_new_run_reads(inputs: dict[str, P
     status, _, err = run_cli(*evaluate_args(inputs["test"], out / "predictions.npz", out, "--overwrite"))
     assert status == 0, err
     assert (out / "predictions.npz").read_bytes() == inputs["true"].read_bytes()
-    assert sorted(contents(out)) == sorted([MANIFEST, "comparison.png", "frc.png", "metrics.json", "predictions.npz", "stitched.npz"])
+    assert sorted(contents(out)) == sorted([MANIFEST, "comparison.png", "evaluate.json", "frc.png", "metrics.json", "predictions.npz", "stitched.npz"])
 
 
 def test_a_manifest_cannot_make_an_overwrite_remove_files_outside_the_folder(inputs: dict[str, Path], tmp_path: Path, run_cli) -> None:  # noqa: ANN001
