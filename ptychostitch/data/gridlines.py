@@ -164,7 +164,7 @@ def load_gridlines(path: str | os.PathLike[str], *, split: Literal["test", "trai
     _check_metadata_sizes(where, metadata, n, gridsize)
     probe = _read_probe(archive, "probeGuess", n)
     probe_simulated = _read_probe(archive, "probe_simulated", n)
-    norm = _read_norm(archive)
+    norm = _read_norm(archive, split)
     full = archive.array("YY_full") if "YY_full" in archive else None
     if full is not None:
         ok = full.ndim in (3, 4) and full.shape[0] > 0 and full.shape[1] == full.shape[2] and full.shape[3:] in ((), (1,))
@@ -288,12 +288,25 @@ def _read_probe(archive: NpzArchive, key: str, n: int) -> np.ndarray | None:
     info = archive.info(key)
     expect(info.shape in ((n, n), (n, n, 1)), archive.path, key, f"shape ({n}, {n}) (N of diffraction)", str(info.shape))
     expect(info.dtype.kind in "fiuc", archive.path, key, "a numeric array", f"dtype {info.dtype}")
-    return _frozen(archive.read(key).reshape(n, n).astype(np.complex64))
+    probe = archive.read(key).reshape(n, n)
+    bad = int(np.count_nonzero(~np.isfinite(probe)))
+    expect(bad == 0, archive.path, key, "finite values", f"{bad} non-finite (NaN or infinite) values of {n * n}")
+    return _frozen(probe.astype(np.complex64))
 
 
-def _read_norm(archive: NpzArchive) -> float:
+ASSUMED_NORM_Y_I = 1.0
+"""The ``norm_Y_I`` a test split without that key is read with (a WARNING says so)."""
+
+
+def _read_norm(archive: NpzArchive, split: str) -> float:
     if "norm_Y_I" not in archive:
-        return 1.0
+        if split == "test":
+            log.warning(
+                "%s: no key 'norm_Y_I': assuming %s, i.e. that the predicted patches are already in the ground truth's "
+                "amplitude units; if the model was trained on normalised patches, the stitched amplitude is off by that factor",
+                quoted(archive.path), ASSUMED_NORM_Y_I,
+            )
+        return ASSUMED_NORM_Y_I
     info = archive.info("norm_Y_I")
     expect(math.prod(info.shape) == 1 and info.dtype.kind in "fiu", archive.path, "norm_Y_I", "a real scalar (0-d or 1 element)", f"shape {info.shape} dtype {info.dtype}")
     value = float(archive.read("norm_Y_I").reshape(()))

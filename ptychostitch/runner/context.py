@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ptychostitch.data import GridLinesDataset
 from ptychostitch.errors import InputError, quoted
+from ptychostitch.geometry import crop_window
 from ptychostitch.runner.defaults import STITCH_OPTIONS, StitchChoice
 from ptychostitch.stitchers import Selection, StitchContext, StitchOptions, select
 
@@ -21,8 +24,9 @@ def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = No
     Raises
     ------
     InputError
-        For a train split (its rows are shuffled, so no row has a known position) or when
-        nothing defines the ground-truth frame.
+        For a train split (its rows are shuffled, so no row has a known position), when
+        nothing defines the ground-truth frame, or when probe weights would be non-finite or 0
+        over the whole kept window (:func:`check_probe_weights`).
     """
     if dataset.split != "test":
         raise InputError(f"{quoted(dataset.path)}: the {dataset.split} split cannot be stitched (its rows are shuffled); use the test split")
@@ -31,6 +35,8 @@ def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = No
             f"{quoted(dataset.path)}: cannot define the ground-truth frame: expected YY_ground_truth, YY_full or grid metadata "
             f"(additional_parameters.outer_offset_test, nimgs_test), found none"
         )
+    options = options or stitch_options(dataset)
+    check_probe_weights(dataset, options)
     return StitchContext(
         N=dataset.N,
         gridsize=dataset.gridsize,
@@ -41,8 +47,37 @@ def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = No
         grid=dataset.grid,
         probe=dataset.probeGuess,
         norm_Y_I=dataset.norm_Y_I,
-        options=options or stitch_options(dataset),
+        options=options,
     )
+
+
+def check_probe_weights(dataset: GridLinesDataset, options: StitchOptions) -> None:
+    """With probe weighting, the weights ``|probeGuess|**2`` over the kept window must be finite (in float32) and not all 0.
+
+    The stitchers compute these weights in float32, so a probe that is finite but whose square
+    overflows, or one that is 0 (or underflows) over the whole window, would give NaN or no
+    coverage at all; both are refused here, before any stitching, naming the file and the key.
+
+    Raises
+    ------
+    InputError
+        ``'FILE': key 'probeGuess': expected ..., found ...``.
+    """
+    if options.weighting != "probe" or dataset.probeGuess is None:
+        return
+    start, side = crop_window(dataset.N, options.crop)
+    with np.errstate(over="ignore"):
+        weights = (np.abs(dataset.probeGuess[start : start + side, start : start + side]) ** 2).astype(np.float32)
+    window = "the whole patch" if options.crop is None else f"the central {side}x{side} crop"
+    where = f"{quoted(dataset.path)}: key 'probeGuess'"
+    bad = int(np.count_nonzero(~np.isfinite(weights)))
+    if bad:
+        raise InputError(f"{where}: expected finite probe weights |probe|^2 (float32) over {window}, found {bad} that overflow")
+    if not np.any(weights > 0):
+        raise InputError(
+            f"{where}: expected probe weights |probe|^2 > 0 somewhere in {window}, found 0 everywhere "
+            "(use --stitch-weighting uniform or another --crop)"
+        )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from ptychostitch.data import GridLinesDataset
 from ptychostitch.data.gridlines import expect
+from ptychostitch.errors import InputError, quoted
 from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult, ReconstructionMetrics, eval_reconstruction, extra_metrics
 from ptychostitch.simulate.probe import normalise
 from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult, guard
@@ -45,11 +46,20 @@ class Scores:
 
 
 def simulation_probe(dataset: GridLinesDataset) -> np.ndarray | None:
-    """``P_sim``: the stored ``probe_simulated``, else ``probeGuess`` normalised as the simulator does."""
+    """``P_sim``: the stored ``probe_simulated``, else ``probeGuess`` normalised as the simulator does.
+
+    Raises
+    ------
+    InputError
+        ``probeGuess`` is 0 inside the simulator's normalisation disk (naming the file and key).
+    """
     if dataset.probe_simulated is not None:
         return dataset.probe_simulated
     if dataset.probeGuess is not None:
-        return normalise(dataset.probeGuess)[0]
+        try:
+            return normalise(dataset.probeGuess)[0]
+        except InputError as exc:
+            raise InputError(f"{quoted(dataset.path)}: key 'probeGuess': {exc}") from exc
     return None
 
 

@@ -223,6 +223,7 @@ def write_scattered_file(path: Path, *, N: int = 16, size: int = 60, count: int 
         "YY_full": obj[None, :, :, None],
         "YY_ground_truth": obj[..., None],
         "probeGuess": probe,
+        "norm_Y_I": np.array(1.0),
         "_metadata": np.array(json.dumps({"physics_parameters": {"N": N, "gridsize": 1}})),
     }
     write_npz(path, arrays)
