@@ -171,6 +171,16 @@ def frc(
         return top / np.sqrt(power1 * power2)
 
 
+def cutoff_crossed(curve: np.ndarray | None, cut: float) -> bool:
+    """Whether ``cut`` (a :func:`frc_cutoff` result for ``curve``) is a real crossing.
+
+    :func:`frc_cutoff` returns ``len(curve)`` when the curve never falls below the threshold
+    (PtychoPINN's value, kept in the compatible numbers) and NaN when the curve has no finite
+    value; neither is a resolution. False for those and for a missing curve.
+    """
+    return curve is not None and math.isfinite(cut) and cut < len(curve)
+
+
 def frc_cutoff(curve: np.ndarray, threshold: float | np.ndarray, *, first_ring: int = 0) -> float:
     """Ring position where ``curve`` first falls below ``threshold``, linearly interpolated.
 

@@ -37,7 +37,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from ptychostitch.errors import InputError
 from ptychostitch.metrics.coverage import Window, largest_covered_rectangle
-from ptychostitch.metrics.frc import frc, frc_cutoff, square_crop
+from ptychostitch.metrics.frc import cutoff_crossed, frc, frc_cutoff, square_crop
 from ptychostitch.metrics.ssim import MIN_SIDE, ms_ssim, ssim
 
 PhaseAlign = Literal["plane", "mean"]
@@ -70,6 +70,10 @@ class ReconstructionMetrics(dict):
         The trim parameter (``offset // 2`` px per side).
     phase_align_method : {"plane", "mean"}
         How the phases were aligned.
+    frc_crossed : dict
+        ``{"frc50": (amplitude, phase), "frc1over7": (amplitude, phase)}``: whether the curve
+        really falls below that threshold. False means the cut-off is not a resolution: it is
+        ``len(curve)`` (never crossed, PtychoPINN's value) or NaN (no curve).
     """
 
     window: Window
@@ -77,6 +81,7 @@ class ReconstructionMetrics(dict):
     evaluated_shape: tuple[int, int]
     offset: int
     phase_align_method: str
+    frc_crossed: dict[str, tuple[bool, bool]]
 
 
 @dataclass(frozen=True)
@@ -346,4 +351,7 @@ def eval_reconstruction(
     result.evaluated_shape = (int(a_t.shape[0]), int(a_t.shape[1]))
     result.offset = int(offset)
     result.phase_align_method = phase_align_method
+    result.frc_crossed = {
+        key: (cutoff_crossed(frc_amp, result[key][0]), cutoff_crossed(frc_phase, result[key][1])) for key in ("frc50", "frc1over7")
+    }
     return result

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ptychostitch.metrics.diagnostics import ZERO_WEIGHT_WARN_SHARE, PredictionStats, window_share
 from ptychostitch.metrics.extras import ExtraMetrics
 from ptychostitch.metrics.patches import PatchMetricsResult
 from ptychostitch.metrics.reconstruction import METRIC_KEYS, ReconstructionMetrics
@@ -50,11 +51,25 @@ def stitched_evaluation_section(metrics: ReconstructionMetrics) -> dict[str, Any
     return {
         "window": [y0, y1, x0, x1],
         "window_is_full_frame": metrics.window == (0, height, 0, width),
+        "window_share_of_frame": window_share(metrics.window, metrics.frame_shape),
         "frame_shape": [height, width],
         "evaluated_shape": list(metrics.evaluated_shape),
         "offset": metrics.offset,
         "trim_px_per_side": metrics.offset // 2,
         "phase_align_method": metrics.phase_align_method,
+        "frc50_crossed": list(metrics.frc_crossed["frc50"]),
+        "frc1over7_crossed": list(metrics.frc_crossed["frc1over7"]),
+    }
+
+
+def predictions_section(stats: PredictionStats) -> dict[str, Any]:
+    """How the predicted patches of the scored object were weighted: the exactly-zero share and constancy."""
+    return {
+        "patches": stats.patches,
+        "zero_weight_share": _number(stats.zero_weight_share),
+        "zero_weight_warn_share": ZERO_WEIGHT_WARN_SHARE,
+        "all_zero": stats.all_zero,
+        "constant": stats.constant,
     }
 
 
@@ -100,6 +115,7 @@ def metrics_sections(
     stitched: ReconstructionMetrics | None = None,
     patch: PatchMetricsResult | None = None,
     extras: ExtraMetrics | None = None,
+    predictions: PredictionStats | None = None,
 ) -> dict[str, Any]:
     """Every metric section of ``metrics.json`` for the results given; the caller adds ``stitcher``.
 
@@ -107,7 +123,8 @@ def metrics_sections(
     -------
     dict
         ``stitched`` and ``stitched_evaluation`` (from ``stitched``), ``stitched_extras`` (from
-        ``extras``), ``patch`` and ``patch_evaluation`` (from ``patch``); strict-JSON values.
+        ``extras``), ``patch`` and ``patch_evaluation`` (from ``patch``), ``predictions`` (from
+        ``predictions``); strict-JSON values.
     """
     sections: dict[str, Any] = {}
     if stitched is not None:
@@ -118,4 +135,6 @@ def metrics_sections(
     if patch is not None:
         sections["patch"] = patch_section(patch)
         sections["patch_evaluation"] = patch_evaluation_section(patch)
+    if predictions is not None:
+        sections["predictions"] = predictions_section(predictions)
     return sections

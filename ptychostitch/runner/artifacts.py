@@ -1,6 +1,6 @@
 """Artifacts of ``run`` and ``evaluate``, written into the staging folder of a claimed result folder.
 
-``stitched.npz``, ``comparison.png`` and ``frc.png`` are written by :func:`write_results`; the
+``stitched.npz``, ``coverage.png``, ``comparison.png`` and ``frc.png`` are written by :func:`write_results`; the
 ``metrics.json`` content it returns is written last by
 :meth:`~ptychostitch.runner.result_folder.ResultFolder.commit`, so a run that fails part-way never
 leaves a ``metrics.json`` behind (:mod:`ptychostitch.runner.result_folder`).
@@ -15,7 +15,7 @@ import numpy as np
 
 from ptychostitch.atomic import write_npz
 from ptychostitch.metrics import metrics_sections
-from ptychostitch.runner.figures import write_comparison_plot, write_frc_plot
+from ptychostitch.runner.figures import write_comparison_plot, write_coverage_plot, write_frc_plot
 from ptychostitch.runner.scoring import Scores
 from ptychostitch.stitchers import Selection, StitchOptions, StitchResult
 
@@ -36,12 +36,12 @@ def write_stitched(path: Path, result: StitchResult) -> None:
 
 
 def metrics_document(selection: Selection | None, scores: Scores, options: StitchOptions | None) -> dict[str, Any]:
-    """The content of ``metrics.json``: ``stitched``, ``patch``, ``stitcher``, ``stitch`` (weighting and crop used) and the extras sections.
+    """The content of ``metrics.json``: ``stitched``, ``patch``, ``stitcher``, ``stitch`` (weighting and crop used), ``predictions`` and the extras sections.
 
     ``selection`` and ``options`` are None for an object stitched elsewhere (``score``): ``stitcher``
     then names what the object's file says (``scores.result.stitcher``) and ``stitch`` is null.
     """
-    document = metrics_sections(scores.stitched, scores.patch, scores.extras)
+    document = metrics_sections(scores.stitched, scores.patch, scores.extras, scores.predictions)
     document["stitcher"] = selection.as_json() if selection is not None else {
         "name": scores.result.stitcher, "requested": None, "fallback": False, "reason": STITCHED_ELSEWHERE, "rejected": {},
     }
@@ -57,6 +57,7 @@ def write_results(
     ``selection`` and ``options`` are None for an object stitched elsewhere (see :func:`metrics_document`).
     """
     write_stitched(staging / "stitched.npz", scores.result)
+    write_coverage_plot(staging / "coverage.png", scores.result.coverage, None if scores.stitched is None else scores.stitched.window)
     if ground_truth is not None and scores.stitched is not None:
         write_comparison_plot(staging / "comparison.png", scores.result.object, ground_truth, scores.result.coverage)
         write_frc_plot(staging / "frc.png", scores.stitched, scores.extras)

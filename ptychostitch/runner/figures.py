@@ -3,20 +3,23 @@
 - :func:`write_comparison_plot`: stitched amplitude and phase beside the ground truth, with error
   maps. The panels show exactly what the metrics score: the scored window after the trim, the
   stitched amplitude scaled by the mean ratio, both phases after plane removal.
-- :func:`write_frc_plot`: the FRC curves with their cut-offs.
+- :func:`write_frc_plot`: the FRC curves with their cut-offs (a never-crossed one says so).
+- :func:`write_coverage_plot`: the coverage map with the scored window drawn on it.
 - :func:`write_loss_plot`: training and validation loss per epoch.
 - :func:`write_folders_comparison`: ``compare``'s figure, several folders beside one ground truth.
 """
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from ptychostitch.atomic import atomic_path
+from ptychostitch.metrics.coverage import Window
+from ptychostitch.metrics.diagnostics import window_share
 from ptychostitch.metrics.extras import ExtraMetrics
 from ptychostitch.metrics.reconstruction import ReconstructionMetrics, prepare_pair
 
@@ -65,9 +68,11 @@ def write_frc_plot(path: str | os.PathLike[str], metrics: ReconstructionMetrics,
     """Write the FRC curves of ``metrics`` (and of ``extras``) to a PNG file, atomically.
 
     Two panels, amplitude and phase: the PtychoPINN-compatible curve (``|.|`` numerator) with the
-    0.5 and 1/7 thresholds and the ``frc50`` / ``frc1over7`` cut-offs marked; with ``extras``, also
-    the real-part curve and the 1-bit and 1/2-bit threshold curves. The x axis is the ring index
-    (cycles per image side); the dotted line marks Nyquist.
+    0.5 and 1/7 thresholds and the ``frc50`` / ``frc1over7`` cut-offs marked, or labelled "not
+    crossed" when the curve never falls below the threshold (no line is drawn then); with
+    ``extras``, also the real-part curve and the 1-bit and 1/2-bit threshold curves. The x axis is
+    the ring index (cycles per image side); the labelled dotted line marks Nyquist. Each legend
+    sits below its panel, off the curves.
 
     Parameters
     ----------
@@ -78,7 +83,7 @@ def write_frc_plot(path: str | os.PathLike[str], metrics: ReconstructionMetrics,
     extras : ExtraMetrics, optional
         Result of :func:`ptychostitch.metrics.extra_metrics`.
     """
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(10, 5.5), layout="constrained")
     nyquist = min(metrics.evaluated_shape) // 2
     for part, (name, ax) in enumerate(zip(("amplitude", "phase"), fig.subplots(1, 2, sharey=True))):
         curve = metrics["frc"][part]
@@ -87,22 +92,57 @@ def write_frc_plot(path: str | os.PathLike[str], metrics: ReconstructionMetrics,
             ax.plot(rings, curve, color="C0", label="FRC (PtychoPINN, |.| numerator)")
             for threshold, key, color in ((0.5, "frc50", "C1"), (1 / 7, "frc1over7", "C2")):
                 cut = metrics[key][part]
-                ax.axhline(threshold, color=color, lw=0.8, ls="--")
-                if math.isfinite(cut):
+                if metrics.frc_crossed[key][part]:
+                    ax.axhline(threshold, color=color, lw=0.8, ls="--")
                     ax.axvline(cut, color=color, lw=0.8, label=f"{key} = {cut:.2f}")
+                else:
+                    ax.axhline(threshold, color=color, lw=0.8, ls="--", label=f"{key}: not crossed (curve stays above {threshold:.3g})")
         if extras is not None:
             rings = np.arange(len(extras.frc_re[part]))
             ax.plot(rings, extras.frc_re[part], color="C3", lw=0.9, label="FRC, Re numerator (extra)")
             ax.plot(rings, extras.one_bit, color="C4", lw=0.8, ls=":", label="1-bit threshold")
             ax.plot(rings, extras.half_bit, color="C5", lw=0.8, ls=":", label="1/2-bit threshold")
-        ax.axvline(nyquist, color="0.5", lw=0.8, ls=":")
+        ax.axvline(nyquist, color="0.5", lw=0.8, ls=":", label=f"Nyquist (ring {nyquist})")
+        ax.text(nyquist, 1.0, " Nyquist", color="0.4", fontsize="small", rotation=90, ha="right", va="top")
         ax.set_title(f"FRC, {name}")
         ax.set_xlabel("ring (cycles per image side)")
         ax.set_ylim(-0.1, 1.05)
-        ax.legend(fontsize="small", loc="upper right")
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, frameon=False)
     fig.axes[0].set_ylabel("correlation")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
+
+
+def write_coverage_plot(path: str | os.PathLike[str], coverage: np.ndarray, window: Window | None = None) -> None:
+    """Write the coverage map (summed stitching weights; uncovered pixels grey) with the scored window outlined, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.png``.
+    coverage : ndarray, shape (H, W), real
+        Summed stitching weights in the ground-truth frame; 0 means uncovered.
+    window : (y0, y1, x0, x1), optional
+        The scored window (before the trim), drawn as a red rectangle; None when nothing was scored.
+    """
+    cov = np.asarray(coverage, dtype=np.float64)
+    height, width = cov.shape
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    ax = fig.subplots()
+    shown = ax.imshow(np.ma.masked_less_equal(cov, 0), cmap="viridis", interpolation="nearest")
+    shown.cmap.set_bad("0.8")
+    fig.colorbar(shown, ax=ax, shrink=0.8, label="summed weight")
+    uncovered = int(np.count_nonzero(~(cov > 0)))
+    title = f"coverage of the {height}x{width} frame; {uncovered} px uncovered (grey)"
+    if window is not None:
+        y0, y1, x0, x1 = window
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="red", lw=1.5))
+        title += f"\nscored window (red): rows {y0}:{y1}, cols {x0}:{x1}, {100 * window_share(window, (height, width)):.1f}% of the frame"
+    ax.set_title(title, fontsize="medium")
+    ax.set_xlabel("column (px)")
+    ax.set_ylabel("row (px)")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
 
 
 def write_loss_plot(path: str | os.PathLike[str], epochs: list[int], train: list[float], validation: list[float | None]) -> None:

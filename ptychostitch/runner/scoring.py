@@ -1,7 +1,10 @@
 """The shared tail of ``run`` and ``evaluate``: patch stream -> stitcher (+ patch metrics) -> metrics.
 
-Patch metrics ride along the one pass over the patch stream: each batch is scored against the
-matching rows of ``Y_I``/``Y_phi`` before the stitcher consumes it, so no patch is read twice.
+Patch metrics and the prediction diagnostics ride along the one pass over the patch stream: each
+batch is scored against the matching rows of ``Y_I``/``Y_phi`` before the stitcher consumes it,
+so no patch is read twice. What makes a score untrustworthy is logged as a WARNING here: a scored
+window smaller than the frame, much stitched weight on exactly-zero predicted pixels, predictions
+that are all 0 or constant (docs/metrics.md, "Diagnostics").
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from tqdm import tqdm
 from ptychostitch.data import GridLinesDataset
 from ptychostitch.data.gridlines import expect
 from ptychostitch.errors import InputError, quoted
+from ptychostitch.geometry import crop_window
 from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult, ReconstructionMetrics, eval_reconstruction, extra_metrics
+from ptychostitch.metrics.diagnostics import ZERO_WEIGHT_WARN_SHARE, PredictionStats, PredictionStatsAccumulator, window_share
 from ptychostitch.simulate.probe import normalise
 from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult, guard
 
@@ -37,12 +42,16 @@ class Scores:
         The clearly separate extras (Re-numerator FRC, global phase, registration).
     patch : PatchMetricsResult or None
         Patch metrics against ``Y_I``/``Y_phi``; None when the file has no probe to compare with.
+    predictions : PredictionStats or None
+        The diagnostics of the predicted patches of the scored object; None when no patch
+        stream was seen (an object stitched elsewhere).
     """
 
     result: StitchResult
     stitched: ReconstructionMetrics | None
     extras: ExtraMetrics | None
     patch: PatchMetricsResult | None
+    predictions: PredictionStats | None = None
 
 
 def simulation_probe(dataset: GridLinesDataset) -> np.ndarray | None:
@@ -87,27 +96,78 @@ def stitch_and_score(
     if patch is None:
         log.warning("%s: no probe, so patch metrics are skipped", dataset.path)
     name = selection.stitcher.name
+    stats = PredictionStatsAccumulator(pixel_weights(context))
     quiet = not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
     with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet) as bar:
-        result = guard.stitch(selection.stitcher, context, _scored(batches, dataset, patch, bar))
-    return score(dataset, result, patch.result() if patch is not None else None)
+        result = guard.stitch(selection.stitcher, context, _scored(batches, dataset, patch, stats, context.frame_rows, bar))
+    predictions = stats.result()
+    warn_about_predictions(predictions, context)
+    return score(dataset, result, patch.result() if patch is not None else None, predictions)
 
 
-def score(dataset: GridLinesDataset, result: StitchResult, patch: PatchMetricsResult | None) -> Scores:
-    """Score a stitched object against the ground truth of ``dataset``."""
+def score(
+    dataset: GridLinesDataset, result: StitchResult, patch: PatchMetricsResult | None, predictions: PredictionStats | None = None
+) -> Scores:
+    """Score a stitched object against the ground truth of ``dataset``; WARNING when the scored window is not the whole frame."""
     stitched = extras = None
     if dataset.YY_ground_truth is None:
         log.warning("%s: no ground truth (YY_ground_truth), so only patch metrics are computed", dataset.path)
     else:
         stitched = eval_reconstruction(result.object, dataset.YY_ground_truth, coverage=result.coverage)
         extras = extra_metrics(result.object, dataset.YY_ground_truth, coverage=result.coverage)
-    return Scores(result, stitched, extras, patch)
+        warn_about_window(stitched)
+    return Scores(result, stitched, extras, patch, predictions)
+
+
+def pixel_weights(context: StitchContext) -> np.ndarray:
+    """The weight the stitcher gives each pixel of a patch, ``(N, N)`` float64: 0 outside the kept crop, 1 or ``|probe|**2`` inside."""
+    start, side = crop_window(context.N, context.options.crop)
+    weights = np.zeros((context.N, context.N))
+    kept = (slice(start, start + side), slice(start, start + side))
+    weights[kept] = np.abs(np.asarray(context.probe)[kept]) ** 2 if context.options.weighting == "probe" and context.probe is not None else 1.0
+    return weights
+
+
+def warn_about_window(metrics: ReconstructionMetrics) -> None:
+    """WARNING when the scored window is smaller than the frame: the rest of the frame is not scored."""
+    y0, y1, x0, x1 = metrics.window
+    height, width = metrics.frame_shape
+    if metrics.window != (0, height, 0, width):
+        log.warning(
+            "only rows %d:%d, cols %d:%d of the %dx%d frame are scored (%.1f%% of it), the largest rectangle that "
+            "patches cover without a gap (see coverage.png); the metrics describe that window only",
+            y0, y1, x0, x1, height, width, 100 * window_share(metrics.window, metrics.frame_shape),
+        )
+
+
+def warn_about_predictions(stats: PredictionStats, context: StitchContext) -> None:
+    """WARNING when the predictions are all 0 or constant, or much of the stitched weight is on exactly-zero pixels."""
+    share = stats.zero_weight_share
+    if stats.all_zero:
+        log.warning("every predicted pixel of the scored object is exactly 0: the model predicted nothing")
+    elif stats.constant:
+        log.warning("every predicted pixel of the scored object has one value: the model predicted nothing but a constant")
+    elif share is not None and share > ZERO_WEIGHT_WARN_SHARE:
+        kept = "the whole patch" if context.options.crop is None else f"the central {context.options.crop}x{context.options.crop} crop"
+        log.warning(
+            "%.0f%% of the stitched weight (%s, %s weights) is on predicted pixels that are exactly 0, which pulls the "
+            "stitched object towards 0; if the model predicts only a central region, keep only that region (--crop M)",
+            100 * share, kept, context.options.weighting,
+        )
 
 
 def _scored(
-    batches: Iterable[PatchBatch], dataset: GridLinesDataset, patch: PatchMetrics | None, bar: tqdm
+    batches: Iterable[PatchBatch],
+    dataset: GridLinesDataset,
+    patch: PatchMetrics | None,
+    stats: PredictionStatsAccumulator,
+    frame_rows: range,
+    bar: tqdm,
 ) -> Iterator[PatchBatch]:
     for batch in batches:
+        lo, hi = max(batch.start, frame_rows.start), min(batch.stop, frame_rows.stop)
+        if lo < hi:
+            stats.update(batch.patches[lo - batch.start : hi - batch.start])
         if patch is not None:
             labels = {key: getattr(dataset, key)[batch.start : batch.stop] for key in ("Y_I", "Y_phi")}
             for key, rows in labels.items():

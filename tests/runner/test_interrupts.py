@@ -84,7 +84,7 @@ def test_ctrl_c_right_at_the_end_is_one_line_130_and_a_complete_folder(command: 
     assert stdout.startswith(b"." * filled)
     if moment == "the last flush of stdout":
         assert err == "ptychostitch: interrupted\n" and b"artifacts: " in stdout  # nothing was cut short
-    assert sorted(os.listdir(out)) == sorted([MANIFEST, "comparison.png", "evaluate.json", "frc.png", "metrics.json", "stitched.npz"])
+    assert sorted(os.listdir(out)) == sorted([MANIFEST, "comparison.png", "coverage.png", "evaluate.json", "frc.png", "metrics.json", "stitched.npz"])
 
 
 def test_a_commit_finishes_before_ctrl_c_is_delivered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,8 +81,8 @@ def test_two_processes_racing_for_one_folder_get_two_folders(inputs: dict[str, P
     results = [child.communicate(timeout=120) for child in children]
     assert [child.returncode for child in children] == [0, 0], results
     printed = sorted(line for stdout, _ in results for line in stdout.splitlines() if line.startswith("artifacts: "))
-    assert printed == [f"artifacts: {out}-2/ (metrics.json, stitched.npz, comparison.png, frc.png)",
-                       f"artifacts: {out}/ (metrics.json, stitched.npz, comparison.png, frc.png)"]
+    assert printed == [f"artifacts: {out}-2/ (metrics.json, stitched.npz, coverage.png, comparison.png, frc.png)",
+                       f"artifacts: {out}/ (metrics.json, stitched.npz, coverage.png, comparison.png, frc.png)"]
     truth = write_grid_file(tmp_path / "again.npz").ground_truth
     phase_mae = set()
     for folder in (out, tmp_path / "out-2"):  # each folder's metrics.json is the metrics of its own stitched.npz
@@ -181,7 +181,7 @@ def test_a_kill_between_the_last_two_writes_leaves_no_metrics_json(inputs: dict[
     assert (tmp_path / "out-2" / "metrics.json").exists()  # an unfinished run is not silently replaced
     status, _, err = run_cli(*evaluate_args(inputs["test"], inputs["true"], out, "--overwrite"))
     assert status == 0, err
-    assert sorted(name for name in os.listdir(out)) == sorted([MANIFEST, "comparison.png", "evaluate.json", "frc.png", "metrics.json", "stitched.npz"])
+    assert sorted(name for name in os.listdir(out)) == sorted([MANIFEST, "comparison.png", "coverage.png", "evaluate.json", "frc.png", "metrics.json", "stitched.npz"])
 
 
 def read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
@@ -241,7 +241,7 @@ def test_overwrite_never_removes_the_files_the_new_run_reads(inputs: dict[str, P
     status, _, err = run_cli(*evaluate_args(inputs["test"], out / "predictions.npz", out, "--overwrite"))
     assert status == 0, err
     assert (out / "predictions.npz").read_bytes() == inputs["true"].read_bytes()
-    assert sorted(contents(out)) == sorted([MANIFEST, "comparison.png", "evaluate.json", "frc.png", "metrics.json", "predictions.npz", "stitched.npz"])
+    assert sorted(contents(out)) == sorted([MANIFEST, "comparison.png", "coverage.png", "evaluate.json", "frc.png", "metrics.json", "predictions.npz", "stitched.npz"])
 
 
 def test_a_manifest_cannot_make_an_overwrite_remove_files_outside_the_folder(inputs: dict[str, Path], tmp_path: Path, run_cli) -> None:  # noqa: ANN001

@@ -1,0 +1,104 @@
+"""Diagnostics of a patch stream and a scored window: numbers that say when a score cannot be trusted.
+
+Pure computations (the runner logs the warnings and prints them):
+
+- :class:`PredictionStats`, accumulated batch by batch by :class:`PredictionStatsAccumulator`:
+  how much of the stitched weight falls on predicted pixels that are exactly 0 (a decoder that
+  predicts only a central region, stitched over the whole patch), and whether the predictions
+  are all 0 or one constant value (a model that predicts nothing);
+- :func:`window_share`: the share of the ground-truth frame a scored window covers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ptychostitch.metrics.coverage import Window
+
+ZERO_WEIGHT_WARN_SHARE = 0.25
+"""Above this share of the stitched weight on exactly-zero predicted pixels, the runner warns."""
+
+
+def window_share(window: Window, frame_shape: tuple[int, int]) -> float:
+    """Area of ``window`` ``(y0, y1, x0, x1)`` over the area of the ``(H, W)`` frame, in ``[0, 1]``."""
+    y0, y1, x0, x1 = window
+    return (y1 - y0) * (x1 - x0) / (frame_shape[0] * frame_shape[1])
+
+
+@dataclass(frozen=True)
+class PredictionStats:
+    """What the predicted patches of the scored object look like, weighted as they are stitched.
+
+    Attributes
+    ----------
+    patches : int
+        Patches (rows times channels) seen.
+    weight : float
+        Sum, over every pixel of every patch, of the weight the stitcher gives it (before any
+        clipping at the frame edge).
+    zero_weight : float
+        The part of ``weight`` on pixels whose predicted value is exactly ``0 + 0j``.
+    all_zero : bool
+        Every predicted pixel is exactly 0 (False when no patch was seen).
+    constant : bool
+        Every predicted pixel has one and the same value, 0 included (False when no patch was seen).
+    """
+
+    patches: int
+    weight: float
+    zero_weight: float
+    all_zero: bool
+    constant: bool
+
+    @property
+    def zero_weight_share(self) -> float | None:
+        """``zero_weight / weight``; None when no weight was seen."""
+        return self.zero_weight / self.weight if self.weight > 0 else None
+
+
+class PredictionStatsAccumulator:
+    """Accumulate :class:`PredictionStats` over batches of patches, without keeping any.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (N, N), real
+        The weight the stitcher gives each patch pixel: 0 outside the kept crop, 1 or
+        ``|probe|**2`` inside it.
+    """
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self._weights = np.asarray(weights, dtype=np.float64)
+        self._patches = 0
+        self._weight = 0.0
+        self._zero_weight = 0.0
+        self._first: complex | None = None
+        self._constant = True
+
+    def update(self, patches: np.ndarray) -> None:
+        """Add a batch of predicted patches, shape ``(b, N, N, C)``, complex."""
+        patches = np.asarray(patches)
+        if patches.size == 0:
+            return
+        if self._first is None:
+            self._first = complex(patches.flat[0])
+        if self._constant:
+            self._constant = bool(np.all(patches == self._first))
+        count = patches.shape[0] * patches.shape[3]
+        self._patches += count
+        self._weight += float(self._weights.sum()) * count
+        zero = (patches == 0).sum(axis=(0, 3))
+        self._zero_weight += float(np.sum(zero * self._weights))
+
+    def result(self) -> PredictionStats:
+        """The statistics of every batch added so far."""
+        seen = self._first is not None
+        constant = seen and self._constant
+        return PredictionStats(
+            patches=self._patches,
+            weight=self._weight,
+            zero_weight=self._zero_weight,
+            all_zero=constant and self._first == 0,
+            constant=constant,
+        )
