@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -129,8 +130,7 @@ def write_coverage_plot(path: str | os.PathLike[str], coverage: np.ndarray, wind
     height, width = cov.shape
     fig = Figure(figsize=(6.5, 5.5), layout="constrained")
     ax = fig.subplots()
-    shown = ax.imshow(np.ma.masked_less_equal(cov, 0), cmap="viridis", interpolation="nearest")
-    shown.cmap.set_bad("0.8")
+    shown = ax.imshow(np.ma.masked_less_equal(cov, 0), cmap=colormaps["viridis"].with_extremes(bad="0.8"), interpolation="nearest")
     fig.colorbar(shown, ax=ax, shrink=0.8, label="summed weight")
     uncovered = int(np.count_nonzero(~(cov > 0)))
     title = f"coverage of the {height}x{width} frame; {uncovered} px uncovered (grey)"

@@ -104,7 +104,7 @@ def test_overwrite_leaves_only_the_new_runs_files(inputs: dict[str, Path], tmp_p
     assert {"comparison.png", "frc.png", "stitched.npz", "metrics.json"} <= set(contents(out))
     status, _, err = run_cli(*evaluate_args(inputs["no_truth"], inputs["true"], out, "--overwrite"))
     assert status == 0, err
-    assert sorted(contents(out)) == sorted([MANIFEST, "evaluate.json", "metrics.json", "notes.txt", "stitched.npz"])
+    assert sorted(contents(out)) == sorted([MANIFEST, "coverage.png", "evaluate.json", "metrics.json", "notes.txt", "stitched.npz"])
     assert "stitched" not in json.loads((out / "metrics.json").read_text())
     assert (out / "notes.txt").read_text() == "mine"
 
@@ -116,7 +116,7 @@ def test_overwrite_of_a_folder_written_before_manifests(inputs: dict[str, Path],
     for name in earlier:
         (out / name).write_text("old")
     assert run_cli(*evaluate_args(inputs["no_truth"], inputs["true"], out, "--overwrite"))[0] == 0
-    assert sorted(contents(out)) == sorted([MANIFEST, "evaluate.json", "metrics.json", "stitched.npz"])
+    assert sorted(contents(out)) == sorted([MANIFEST, "coverage.png", "evaluate.json", "metrics.json", "stitched.npz"])
     assert not (out / "tmp").exists()
 
 
