@@ -84,6 +84,13 @@ def write_frc_plot(path: str | os.PathLike[str], metrics: ReconstructionMetrics,
     extras : ExtraMetrics, optional
         Result of :func:`ptychostitch.metrics.extra_metrics`.
     """
+    fig = frc_figure(metrics, extras)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+
+
+def frc_figure(metrics: ReconstructionMetrics, extras: ExtraMetrics | None = None) -> Figure:
+    """The figure :func:`write_frc_plot` writes."""
     fig = Figure(figsize=(10, 5.5), layout="constrained")
     nyquist = min(metrics.evaluated_shape) // 2
     for part, (name, ax) in enumerate(zip(("amplitude", "phase"), fig.subplots(1, 2, sharey=True))):
@@ -110,8 +117,7 @@ def write_frc_plot(path: str | os.PathLike[str], metrics: ReconstructionMetrics,
         ax.set_ylim(-0.1, 1.05)
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, frameon=False)
     fig.axes[0].set_ylabel("correlation")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    return fig
 
 
 def write_coverage_plot(path: str | os.PathLike[str], coverage: np.ndarray, window: Window | None = None) -> None:

@@ -138,3 +138,20 @@ def test_crossed_frc_cut_offs_are_printed_as_numbers(tmp_path: Path, capsys: pyt
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("stitched frc50"))
     assert crossed == [True, True] and "not crossed" not in line
     assert f"{metrics['stitched']['frc50'][0]:.4f}" in line and f"{metrics['stitched']['frc50'][1]:.4f}" in line
+
+
+def test_score_prints_the_window_and_writes_coverage_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    written = write_scattered_file(tmp_path / "test.npz", count=80)
+    pred = write_predictions(tmp_path / "pred.npz", written.true_patches)
+    assert evaluate(written.path, pred, tmp_path / "evaluated") == 0
+    evaluated = json.loads((tmp_path / "evaluated" / "metrics.json").read_text())["stitched_evaluation"]
+    capsys.readouterr()
+    out = tmp_path / "scored"
+    assert main(["score", "--test-npz", str(written.path), "--object", str(tmp_path / "evaluated" / "stitched.npz"), "--output-dir", str(out), "-q"]) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stitched_evaluation"]["window"] == evaluated["window"] and "predictions" not in metrics
+    y0, y1, x0, x1 = evaluated["window"]
+    assert f"scored window: rows {y0}:{y1}, cols {x0}:{x1} of the" in captured.out
+    assert any(f"rows {y0}:{y1}, cols {x0}:{x1}" in line for line in warnings(captured.err))
+    assert (out / "coverage.png").read_bytes().startswith(PNG)
