@@ -69,7 +69,11 @@ class PredictionStatsAccumulator:
     """
 
     def __init__(self, weights: np.ndarray) -> None:
-        self._weights = np.asarray(weights, dtype=np.float64)
+        weights = np.asarray(weights, dtype=np.float64)
+        self._total = float(weights.sum())
+        rows, cols = np.flatnonzero(weights.any(axis=1)), np.flatnonzero(weights.any(axis=0))
+        self._kept = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if rows.size else (slice(0, 0), slice(0, 0))
+        self._weights = weights[self._kept]
         self._patches = 0
         self._weight = 0.0
         self._zero_weight = 0.0
@@ -83,13 +87,12 @@ class PredictionStatsAccumulator:
             return
         if self._first is None:
             self._first = complex(patches.flat[0])
-        if self._constant:
-            self._constant = bool(np.all(patches == self._first))
+        if self._constant:  # a few values first: a real prediction is told apart without comparing the whole batch
+            self._constant = bool(np.all(patches.flat[:64] == self._first)) and bool(np.all(patches == self._first))
         count = patches.shape[0] * patches.shape[3]
         self._patches += count
-        self._weight += float(self._weights.sum()) * count
-        zero = (patches == 0).sum(axis=(0, 3))
-        self._zero_weight += float(np.sum(zero * self._weights))
+        self._weight += self._total * count
+        self._zero_weight += float(np.sum(_zeros(patches[:, self._kept[0], self._kept[1]]) * self._weights))
 
     def result(self) -> PredictionStats:
         """The statistics of every batch added so far."""
@@ -102,3 +105,19 @@ class PredictionStatsAccumulator:
             all_zero=constant and self._first == 0,
             constant=constant,
         )
+
+
+_MAGNITUDE_BITS = np.uint64(0x7FFF_FFFF_7FFF_FFFF)
+"""Every bit of a complex64 but the two sign bits, when its 8 bytes are read as one uint64."""
+
+
+def _zeros(patches: np.ndarray) -> np.ndarray:
+    """How many of ``patches`` (b, h, w, C) are exactly 0 (``-0.0`` included) at each ``(h, w)``, as int64.
+
+    A complex64 is 0 when both its float32 halves are +-0, i.e. when every bit but the two sign
+    bits is clear: one integer test per value instead of two float compares (about twice as fast).
+    Other dtypes are compared with 0.
+    """
+    if patches.dtype == np.complex64:
+        return np.count_nonzero((patches.view(np.uint64) & _MAGNITUDE_BITS) == 0, axis=(0, 3))
+    return np.count_nonzero(patches == 0, axis=(0, 3))

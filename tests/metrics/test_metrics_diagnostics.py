@@ -71,3 +71,28 @@ def test_frc_crossed_in_eval_reconstruction_and_metrics_json() -> None:
     section = metrics_sections(different)["stitched_evaluation"]
     assert section["frc50_crossed"] == [True, True]
     assert metrics_sections(same)["stitched_evaluation"]["frc1over7_crossed"] == [False, False]
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_negative_zeros_count_as_zero_and_tiny_values_do_not(dtype: type) -> None:
+    patches = np.ones((2, 4, 4, 1), dtype)
+    patches[0, 0, 0, 0] = complex(-0.0, 0.0)
+    patches[0, 1, 1, 0] = complex(0.0, -0.0)
+    patches[1, 2, 2, 0] = complex(-0.0, -0.0)
+    patches[1, 3, 3, 0] = complex(1e-45, 0.0)  # the smallest float32 subnormal
+    patches[1, 3, 2, 0] = complex(0.0, -1e-45)
+    weights = np.arange(16, dtype=np.float64).reshape(4, 4) + 1
+    acc = PredictionStatsAccumulator(weights)
+    acc.update(patches)
+    assert acc.result().zero_weight == weights[0, 0] + weights[1, 1] + weights[2, 2]
+
+
+def test_pixels_of_weight_zero_never_count() -> None:
+    weights = np.zeros((6, 6))
+    weights[2:4, 1:5] = 1.0
+    patches = np.zeros((3, 6, 6, 1), np.complex64)
+    patches[:, 2:4, 1:3] = 1.0
+    acc = PredictionStatsAccumulator(weights)
+    acc.update(patches)
+    stats = acc.result()
+    assert stats.weight == 3 * 8 and stats.zero_weight == 3 * 4 and stats.zero_weight_share == 0.5
