@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
-from tqdm import tqdm
 
 from ptychostitch.data import GridLinesDataset
 from ptychostitch.data.gridlines import expect
 from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult, ReconstructionMetrics, eval_reconstruction, extra_metrics
+from ptychostitch.progress import Progress
 from ptychostitch.simulate.probe import normalise
 from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult, guard
 
@@ -77,8 +77,7 @@ def stitch_and_score(
     if patch is None:
         log.warning("%s: no probe, so patch metrics are skipped", dataset.path)
     name = selection.stitcher.name
-    quiet = not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
-    with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet) as bar:
+    with Progress(log, f"predict + stitch ({name})", context.n_rows, "row") as bar:
         result = guard.stitch(selection.stitcher, context, _scored(batches, dataset, patch, bar))
     return score(dataset, result, patch.result() if patch is not None else None)
 
@@ -95,7 +94,7 @@ def score(dataset: GridLinesDataset, result: StitchResult, patch: PatchMetricsRe
 
 
 def _scored(
-    batches: Iterable[PatchBatch], dataset: GridLinesDataset, patch: PatchMetrics | None, bar: tqdm
+    batches: Iterable[PatchBatch], dataset: GridLinesDataset, patch: PatchMetrics | None, bar: Progress
 ) -> Iterator[PatchBatch]:
     for batch in batches:
         if patch is not None:
