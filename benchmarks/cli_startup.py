@@ -2,6 +2,8 @@
 
 Each command runs in a fresh process, ``--repeats`` times in turn with the baseline, and the
 best (shortest) wall time of each is kept, so a busy moment on a shared machine does not count.
+The processes run in a temporary folder, so the package measured is the one ``import
+ptychostitch`` finds there (set ``PYTHONPATH`` to measure a checkout); its path is printed.
 Targets (issue 14): help and usage errors at most 2x the baseline, an error for a missing input
 file at most 3x; ``stitchers --json`` (entry-point metadata, no stitcher imported) has no target.
 
@@ -33,10 +35,10 @@ def _cases(missing: Path, out: Path) -> list[tuple[str, list[str], int, float | 
     ]
 
 
-def _time(arguments: list[str], expected: int) -> float:
-    """Wall seconds of one run of ``python arguments``; a wrong exit status is an error."""
+def _time(arguments: list[str], expected: int, cwd: str) -> float:
+    """Wall seconds of one run of ``python arguments`` in ``cwd``; a wrong exit status is an error."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    done = subprocess.run([sys.executable, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != expected:
         raise SystemExit(f"{' '.join(arguments)}: exit {done.returncode}, expected {expected}: {done.stderr.decode()[-300:]}")
@@ -49,11 +51,13 @@ def main() -> None:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cases = _cases(Path(tmp) / "no-such.npz", Path(tmp) / "out")
+        where = subprocess.run([sys.executable, "-c", "import ptychostitch; print(ptychostitch.__file__)"], capture_output=True, text=True, cwd=tmp, check=True)
         best = {label: float("inf") for label, *_ in cases}
         for _ in range(options.repeats):
             for label, arguments, expected, _target in cases:
-                best[label] = min(best[label], _time(arguments, expected))
+                best[label] = min(best[label], _time(arguments, expected, tmp))
     baseline = best[cases[0][0]]
+    print(f"package: {where.stdout.strip()}")
     print(f"best of {options.repeats}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'command':<38} {'best s':>8} {'ratio':>7} {'target':>7}  met?")
     for label, _arguments, _expected, target in cases:

@@ -10,7 +10,7 @@ import pytest
 
 from ptychostitch.progress import Progress, duration, progress
 
-log = logging.getLogger("ptychostitch.test_progress")
+log = logging.getLogger("tests.progress")
 
 
 class Terminal(io.StringIO):
