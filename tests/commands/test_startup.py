@@ -78,6 +78,23 @@ def test_the_child_sees_a_heavy_import_when_there_is_one(tmp_path: Path) -> None
     assert "torch" in heavy
 
 
+BAD_CONTENT = [
+    ["evaluate", "--test-npz", "bad.npz", "--predictions", "bad.npz", "--output-dir", "out"],
+    ["score", "--test-npz", "bad.npz", "--object", "bad.npz", "--output-dir", "out"],
+    ["stitchers", "--test-npz", "bad.npz"],
+    ["compare", "nowhere", "--output-dir", "out"],
+    ["simulate", "--output-dir", "out", "--probe", "missing.npz"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD_CONTENT, ids=[" ".join(argv) for argv in BAD_CONTENT])
+def test_input_file_errors_import_no_torch_tensorflow_matplotlib_or_numba(argv: list[str], tmp_path: Path) -> None:
+    (tmp_path / "bad.npz").write_text("diffraction,Y_I\n1,2\n")  # exists, but is no NPZ
+    found, heavy, err = imported_by(argv, tmp_path)
+    assert found == 2 and len(err.strip().splitlines()) == 1, err
+    assert heavy == [], f"{argv} imported {heavy}"
+
+
 @pytest.mark.parametrize(
     "argv, flag",
     [
