@@ -36,8 +36,10 @@ def stderr_is_terminal() -> bool:
 
 
 def count(n: int, unit: str) -> str:
-    """``"1 row"``, ``"169 rows"``."""
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+    """``"1 row"``, ``"169 rows"``, ``"2 batches"``."""
+    if n == 1:
+        return f"{n} {unit}"
+    return f"{n} {unit}es" if unit.endswith(("s", "x", "ch", "sh")) else f"{n} {unit}s"
 
 
 def rate(steps: float, seconds: float, unit: str) -> str:

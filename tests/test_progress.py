@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from ptychostitch.progress import Progress, duration, progress
+from ptychostitch.progress import Progress, count, duration, progress
 
 log = logging.getLogger("tests.progress")
 
@@ -75,3 +75,9 @@ def test_below_info_nothing_is_shown(stderr: io.StringIO, monkeypatch: pytest.Mo
 @pytest.mark.parametrize("seconds, text", [(3.44, "3.4 s"), (42.4, "42 s"), (185, "3 min 05 s"), (7620, "2 h 07 min")])
 def test_duration(seconds: float, text: str) -> None:
     assert duration(seconds) == text
+
+
+@pytest.mark.parametrize("n, unit, text", [(1, "row", "1 row"), (169, "row", "169 rows"), (2, "batch", "2 batches"), (0, "chunk", "0 chunks")])
+def test_count(n: int, unit: str, text: str) -> None:
+    assert count(n, unit) == text
+
