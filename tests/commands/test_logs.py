@@ -51,10 +51,10 @@ def test_redirected_stderr_has_no_bars_and_one_line_per_epoch_and_stage(tiny: tu
     for mark in BAR_MARKS:
         assert mark not in err, f"{mark!r} in stderr"
     for epoch in (1, 2):
-        found = re.findall(rf"^INFO ptychostitch\.model\.train: epoch {epoch}/2: .*, [0-9.,]+ batch/s, ETA [0-9.]+ s\)$", err, re.MULTILINE)
+        found = re.findall(rf"^INFO ptychostitch\.model\.train: epoch {epoch}/2: .*, [0-9.,]+ batch/s, ETA [^,)]+ s\)$", err, re.MULTILINE)
         assert len(found) == 1, err
     rows = np.load(tiny[1])["diffraction"].shape[0]
-    stitched = re.findall(rf"^INFO ptychostitch\.runner\.scoring: predict \+ stitch \(\S+\): {rows} rows in [0-9.]+ s, [0-9.,]+ row/s$", err, re.MULTILINE)
+    stitched = re.findall(rf"^INFO ptychostitch\.runner\.scoring: predict \+ stitch \(\S+\): {rows} rows in [^,]+ s, [0-9.,]+ row/s$", err, re.MULTILINE)
     assert len(stitched) == 1, err
     assert {"load", "train", "predict+stitch", "artifacts"} <= set(re.findall(r"stage (\S+) took", err))
 
