@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -17,6 +18,9 @@ from ptychostitch.commands import COMMANDS
 from ptychostitch.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_PLUGIN_FAULT, InputError, PluginFault, one_line
 
 log = logging.getLogger("ptychostitch")
+
+TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+"""The variable TensorFlow reads, when it is imported, for how much of its C++ logging to print."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +48,21 @@ def _verbosity(parser: argparse.ArgumentParser, default: object) -> None:
     group.add_argument("-q", "--quiet", action="store_true", default=default, help="log warnings and errors only, no progress bars")
 
 
+def configure_logging(*, verbose: bool, quiet: bool) -> None:
+    """Log to stderr: ptychostitch's loggers at INFO (DEBUG with ``verbose``, WARNING with ``quiet``), others at WARNING.
+
+    Other libraries' debug and info lines (matplotlib's font manager, numba's compiler) stay out
+    even under ``-v``. Unless ``verbose``, TensorFlow's C++ logging is silenced too: the variable
+    it reads when it is imported, ``TF_CPP_MIN_LOG_LEVEL``, is set to 3 where the environment
+    does not set it already.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[_StderrHandler()], force=True)
+    logging.getLogger("ptychostitch").setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    logging.captureWarnings(True)
+    if not verbose:
+        os.environ.setdefault(TF_LOG_LEVEL_ENV, "3")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every sub-command attached; ``-v``/``-q`` work before or after the command."""
     parser = _Parser(prog="ptychostitch", description=__doc__.splitlines()[0])
@@ -62,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=[_StderrHandler()], force=True)
-    logging.captureWarnings(True)
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
     prefix = f"ptychostitch {args.command}"
     try:
         return int(args.execute(args) or 0)

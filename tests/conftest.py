@@ -1,4 +1,4 @@
-"""Shared fixtures: running the command line in-process, a fresh plugin registry per test, and plugins installed on the fly."""
+"""Shared fixtures: running the command line in-process, logging put back after each test, a fresh plugin registry per test, and plugins installed on the fly."""
 
 from __future__ import annotations
 
@@ -26,25 +26,29 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     registry.reset()
 
 
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., tuple[int, str, str]]]:
-    """Run ``ptychostitch ARGS...`` in-process; returns ``(exit status, stdout, stderr)``.
+@pytest.fixture(autouse=True)
+def _logging_put_back() -> Iterator[None]:
+    """``main`` configures logging (the root and ``ptychostitch`` loggers, warning capture); put
+    it back after every test, so that a test's ``-q`` or ``-v`` does not reach the next test."""
+    root, ours = logging.getLogger(), logging.getLogger("ptychostitch")
+    handlers, level, our_level = root.handlers[:], root.level, ours.level
+    yield
+    logging.captureWarnings(False)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    ours.setLevel(our_level)
 
-    ``main`` configures logging for a terminal; the root logger and warning capture are put
-    back afterwards so later tests are unaffected.
-    """
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run ``ptychostitch ARGS...`` in-process; returns ``(exit status, stdout, stderr)``."""
 
     def run(*argv: str) -> tuple[int, str, str]:
         status = main(list(argv))
         out, err = capsys.readouterr()
         return status, out, err
 
-    yield run
-    logging.captureWarnings(False)
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    return run
 
 
 @pytest.fixture

@@ -15,6 +15,9 @@ default; ``field(..., metadata={...})`` gives what the command line needs beside
     What the help says the default is when the default is None (e.g. ``"whole patch"``).
 ``group``
     Title of the argument group the flag is listed under.
+``input``
+    True for a ``Path`` field naming a file that must exist: a missing one is a usage error at
+    parse time (``argument --test-npz: 'P': file not found``), before anything is imported or done.
 ``negative``
     For a ``bool`` field that defaults to True: ``(flag, help)`` of the flag that turns it off.
 ``nested``
@@ -38,7 +41,7 @@ from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any, Callable, Literal, Union
 
-KEYS = frozenset({"help", "flag", "metavar", "check", "default_text", "group", "negative", "nested"})
+KEYS = frozenset({"help", "flag", "metavar", "check", "default_text", "group", "input", "negative", "nested"})
 """The metadata keys this module reads; any other key in a flag's metadata is an error."""
 
 
@@ -60,6 +63,16 @@ def _parser(kind: type, check: str | None) -> Callable[[str], Any]:
         return _number(kind, text, check)
 
     return parse
+
+
+def existing_file(text: str) -> Path:
+    """The argparse ``type`` of an input file: the path, or a usage error when it is no file."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text!r}: file not found")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a file, found a folder")
+    return path
 
 
 def _without_none(hint: Any) -> tuple[Any, bool]:
@@ -127,9 +140,11 @@ def _add(target: Any, owner: type, spec: dataclasses.Field, hint: Any, dest: str
     elif kind in (int, float):
         options["type"] = _parser(kind, meta.get("check"))
     elif kind in (str, Path):
-        options["type"] = kind
+        options["type"] = existing_file if meta.get("input") else kind
     else:
         raise TypeError(f"{where}: no command-line form for type {hint}")
+    if meta.get("input") and kind is not Path:
+        raise TypeError(f"{where}: 'input' applies to Path fields, found {hint}")
     if "check" in meta and kind not in (int, float):
         raise TypeError(f"{where}: 'check' applies to int and float fields, found {hint}")
     target.add_argument(flag, **options)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ptychostitch.commands.flags import add_flags, config_from_args
-from ptychostitch.simulate import SimulationConfig, simulate
+from ptychostitch.simulate import SimulationConfig
 
 NAME = "simulate"
 HELP = "Simulate a grid-lines dataset (DIR/datasets/N{N}/gs{gridsize}/train.npz and test.npz) in PtychoPINN's schema."
@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from ptychostitch.simulate import simulate  # SciPy is imported only when a simulation starts
+
     paths = simulate(config_from_args(SimulationConfig, args), args.output_dir, overwrite=args.overwrite)
     print(paths.train)
     print(paths.test)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from ptychostitch.commands.flags import existing_file
 from ptychostitch.data import load_gridlines
 from ptychostitch.runner.context import stitch_context
 from ptychostitch.stitchers import available, check_context, guard
@@ -17,7 +17,7 @@ HELP = "List every registered stitcher: name, priority, distribution and entry p
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--test-npz", type=Path, metavar="P", help="also say whether each stitcher can run on this grid-lines test split, and why not")
+    parser.add_argument("--test-npz", type=existing_file, metavar="P", help="also say whether each stitcher can run on this grid-lines test split, and why not")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterator
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ptychostitch.model.outputs import as_complex_patches
 from ptychostitch.model.physics import twin_image
 from ptychostitch.patch_stream import PatchBatch
-
-log = logging.getLogger(__name__)
 
 
 def to_nchw(rows: Any, device: torch.device) -> torch.Tensor:
@@ -55,9 +51,8 @@ def predict_batches(
     model.to(target).eval()
     n_rows = len(diffraction)
     starts = range(0, n_rows, batch_size)
-    quiet = not log.isEnabledFor(logging.INFO)
     with torch.no_grad():
-        for index, start in enumerate(tqdm(starts, desc="predict", unit="batch", disable=quiet, leave=False)):
+        for index, start in enumerate(starts):
             stop = min(start + batch_size, n_rows)
             x = to_nchw(diffraction[start:stop], target)
             where = f"prediction batch {index + 1} (rows {start}:{stop})"

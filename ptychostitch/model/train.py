@@ -18,13 +18,13 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ptychostitch.errors import InputError
 from ptychostitch.model.options import TrainOptions
 from ptychostitch.model.outputs import as_complex_patches
 from ptychostitch.model.physics import diffraction_amplitude, mae_loss, poisson_loss
 from ptychostitch.model.predict import to_nchw
+from ptychostitch.progress import Progress, duration, rate
 
 log = logging.getLogger(__name__)
 
@@ -181,27 +181,32 @@ def _fit(
         first = _restore(resume, model, optimiser, schedule, rng)
         schedule.T_max = max(steps, 1)
         result.history = [EpochRecord(**record) for record in resume.get("history", [])]
-    quiet = not log.isEnabledFor(logging.INFO)
+    trained_s = 0.0
     for epoch in range(first, options.epochs):
         wall, cpu = time.perf_counter(), time.process_time()
         total, count = 0.0, 0
         ranges = _batches(n_rows, options.batch_size, rng)
-        bar = tqdm(ranges, desc=f"epoch {epoch + 1}/{options.epochs}", unit="batch", disable=quiet, leave=False)
-        for index, (start, stop) in enumerate(bar):
-            loss = loss_of(model, data, start, stop, f"training epoch {epoch + 1} batch {index + 1} (rows {start}:{stop})")
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item() * (stop - start)
-            count += stop - start
-            bar.set_postfix(loss=f"{total / count:.4g}")
+        # The epoch's own INFO line below is its summary; a terminal also gets a bar while it runs.
+        with Progress(log, f"epoch {epoch + 1}/{options.epochs}", len(ranges), "batch", summary=False) as shown:
+            for index, (start, stop) in enumerate(ranges):
+                loss = loss_of(model, data, start, stop, f"training epoch {epoch + 1} batch {index + 1} (rows {start}:{stop})")
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                total += loss.item() * (stop - start)
+                count += stop - start
+                shown.set_postfix(loss=f"{total / count:.4g}")
+                shown.update()
         val_loss = _validation_loss(model, validation, loss_of, options.batch_size, epoch) if validation is not None else None
         record = EpochRecord(epoch + 1, total / count, time.perf_counter() - wall, time.process_time() - cpu, val_loss)
         result.history.append(record)
+        trained_s += record.wall_s
+        eta = (options.epochs - record.epoch) * trained_s / (record.epoch - first)
         log.info(
-            "epoch %d/%d: %s loss %.5g%s (%.1f s wall, %.1f s CPU)", record.epoch, options.epochs, options.loss, record.loss,
-            "" if val_loss is None else f", validation {val_loss:.5g}", record.wall_s, record.cpu_s,
+            "epoch %d/%d: %s loss %.5g%s (%.1f s wall, %.1f s CPU, %s, ETA %s)", record.epoch, options.epochs, options.loss,
+            record.loss, "" if val_loss is None else f", validation {val_loss:.5g}", record.wall_s, record.cpu_s,
+            rate(shown.n, shown.elapsed(), "batch"), duration(eta),
         )
         if on_epoch is not None:
             on_epoch(record, _state(record.epoch, model, optimiser, schedule, rng, result.history))

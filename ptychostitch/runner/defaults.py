@@ -106,10 +106,12 @@ class RunConfig:
     """
 
     train_npz: Path | None = field(
-        default=None, metadata={"help": "grid-lines train split", "metavar": "P", "default_text": "simulate the embedded dataset", "group": _DATA}
+        default=None,
+        metadata={"help": "grid-lines train split", "metavar": "P", "default_text": "simulate the embedded dataset", "group": _DATA, "input": True},
     )
     test_npz: Path | None = field(
-        default=None, metadata={"help": "grid-lines test split", "metavar": "P", "default_text": "simulate the embedded dataset", "group": _DATA}
+        default=None,
+        metadata={"help": "grid-lines test split", "metavar": "P", "default_text": "simulate the embedded dataset", "group": _DATA, "input": True},
     )
     output_dir: Path = field(default=Path("ptychostitch-run"), metadata={"help": "artifacts folder", "metavar": "DIR", "group": _DATA})
     overwrite: bool = _overwrite(group=_DATA)
@@ -126,7 +128,7 @@ class RunConfig:
         },
     )
     checkpoint: Path | None = field(
-        default=None, metadata={"help": "load these weights; with --epochs 0 nothing is trained", "metavar": "PATH", "group": _TRAINING}
+        default=None, metadata={"help": "load these weights; with --epochs 0 nothing is trained", "metavar": "PATH", "group": _TRAINING, "input": True}
     )
     epochs: int = _training("epochs")
     batch_size: int = _training("batch_size")
@@ -170,9 +172,9 @@ class RunConfig:
 class EvaluateConfig:
     """Everything ``ptychostitch evaluate`` was asked to do; each field's help is in its ``metadata``."""
 
-    test_npz: Path = field(metadata={"help": "grid-lines test split (PtychoPINN schema)", "metavar": "P"})
+    test_npz: Path = field(metadata={"help": "grid-lines test split (PtychoPINN schema)", "metavar": "P", "input": True})
     predictions: Path = field(
-        metadata={"help": "key 'patches': one row per test row in order, in one of the --layout layouts", "metavar": "PRED.npz"}
+        metadata={"help": "key 'patches': one row per test row in order, in one of the --layout layouts", "metavar": "PRED.npz", "input": True}
     )
     output_dir: Path = field(metadata={"help": "where stitched.npz, metrics.json and the PNGs go", "metavar": "DIR"})
     layout: LayoutChoice = field(
@@ -191,11 +193,12 @@ class EvaluateConfig:
 class ScoreConfig:
     """Everything ``ptychostitch score`` was asked to do; each field's help is in its ``metadata``."""
 
-    test_npz: Path = field(metadata={"help": "grid-lines test split whose YY_ground_truth is the reference", "metavar": "P"})
+    test_npz: Path = field(metadata={"help": "grid-lines test split whose YY_ground_truth is the reference", "metavar": "P", "input": True})
     object: Path = field(
         metadata={
             "help": "key 'object': complex (H, W) or (H, W, 1) in the ground-truth frame; optional key 'coverage' (weights, 0 = uncovered)",
             "metavar": "OBJ.npz",
+            "input": True,
         }
     )
     output_dir: Path = field(metadata={"help": "where metrics.json, score.json, stitched.npz and the PNGs go", "metavar": "DIR"})

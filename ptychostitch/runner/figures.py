@@ -7,22 +7,33 @@
 - :func:`write_coverage_plot`: the coverage map with the scored window drawn on it.
 - :func:`write_loss_plot`: training and validation loss per epoch.
 - :func:`write_folders_comparison`: ``compare``'s figure, several folders beside one ground truth.
+
+matplotlib is imported when the first figure is drawn, not with this module, so that a command
+that stops on bad input never imports it.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from ptychostitch.atomic import atomic_path
 from ptychostitch.metrics.coverage import Window
 from ptychostitch.metrics.diagnostics import window_share
 from ptychostitch.metrics.extras import ExtraMetrics
 from ptychostitch.metrics.reconstruction import ReconstructionMetrics, prepare_pair
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _figure(**options: Any) -> Figure:
+    """A new matplotlib figure (no pyplot, no display), constrained layout."""
+    from matplotlib.figure import Figure
+
+    return Figure(layout="constrained", **options)
 
 
 def write_comparison_plot(
@@ -40,7 +51,7 @@ def write_comparison_plot(
         Stitch coverage; the scored window is the largest fully covered rectangle.
     """
     pair = prepare_pair(stitched, ground_truth, coverage=coverage)
-    fig = Figure(figsize=(12, 7.5), layout="constrained")
+    fig = _figure(figsize=(12, 7.5))
     axes = fig.subplots(2, 3)
     rows = (
         ("amplitude", pair.target_amp, pair.pred_amp, pair.pred_amp - pair.target_amp, "viridis"),
@@ -91,7 +102,7 @@ def write_frc_plot(path: str | os.PathLike[str], metrics: ReconstructionMetrics,
 
 def frc_figure(metrics: ReconstructionMetrics, extras: ExtraMetrics | None = None) -> Figure:
     """The figure :func:`write_frc_plot` writes."""
-    fig = Figure(figsize=(10, 5.5), layout="constrained")
+    fig = _figure(figsize=(10, 5.5))
     nyquist = min(metrics.evaluated_shape) // 2
     for part, (name, ax) in enumerate(zip(("amplitude", "phase"), fig.subplots(1, 2, sharey=True))):
         curve = metrics["frc"][part]
@@ -134,7 +145,10 @@ def write_coverage_plot(path: str | os.PathLike[str], coverage: np.ndarray, wind
     """
     cov = np.asarray(coverage, dtype=np.float64)
     height, width = cov.shape
-    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    from matplotlib import colormaps
+    from matplotlib.patches import Rectangle
+
+    fig = _figure(figsize=(6.5, 5.5))
     ax = fig.subplots()
     shown = ax.imshow(np.ma.masked_less_equal(cov, 0), cmap=colormaps["viridis"].with_extremes(bad="0.8"), interpolation="nearest")
     fig.colorbar(shown, ax=ax, shrink=0.8, label="summed weight")
@@ -153,7 +167,7 @@ def write_coverage_plot(path: str | os.PathLike[str], coverage: np.ndarray, wind
 
 def write_loss_plot(path: str | os.PathLike[str], epochs: list[int], train: list[float], validation: list[float | None]) -> None:
     """Write the training and (where recorded) validation loss per epoch to a PNG file, atomically."""
-    fig = Figure(figsize=(6, 4), layout="constrained")
+    fig = _figure(figsize=(6, 4))
     ax = fig.subplots()
     ax.plot(epochs, train, marker="o", ms=3, label="training")
     held = [(e, v) for e, v in zip(epochs, validation) if v is not None]
@@ -188,7 +202,7 @@ def write_folders_comparison(
     truth = pairs[0]
     amp_range = (float(np.min(truth.target_amp)), float(np.max(truth.target_amp)))
     phase_range = (float(np.min(truth.target_phase)), float(np.max(truth.target_phase)))
-    fig = Figure(figsize=(13, 3.2 * (len(pairs) + 1)), layout="constrained")
+    fig = _figure(figsize=(13, 3.2 * (len(pairs) + 1)))
     axes = fig.subplots(len(pairs) + 1, 4, squeeze=False)
     shown = [
         axes[0, 0].imshow(truth.target_amp, cmap="viridis", vmin=amp_range[0], vmax=amp_range[1]),

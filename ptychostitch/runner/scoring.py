@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
-from tqdm import tqdm
 
 from ptychostitch.data import GridLinesDataset
 from ptychostitch.data.gridlines import expect
@@ -22,6 +21,7 @@ from ptychostitch.errors import InputError, quoted
 from ptychostitch.geometry import crop_window
 from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult, ReconstructionMetrics, eval_reconstruction, extra_metrics
 from ptychostitch.metrics.diagnostics import ZERO_WEIGHT_WARN_SHARE, PredictionStats, PredictionStatsAccumulator, window_share
+from ptychostitch.progress import Progress
 from ptychostitch.simulate.probe import normalise
 from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult, guard
 
@@ -97,8 +97,7 @@ def stitch_and_score(
         log.warning("%s: no probe, so patch metrics are skipped", dataset.path)
     name = selection.stitcher.name
     stats = PredictionStatsAccumulator(pixel_weights(context))
-    quiet = not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
-    with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet) as bar:
+    with Progress(log, f"predict + stitch ({name})", context.n_rows, "row") as bar:
         result = guard.stitch(selection.stitcher, context, _scored(batches, dataset, patch, stats, context.frame_rows, bar))
     predictions = stats.result()
     warn_about_predictions(predictions, context)
@@ -162,7 +161,7 @@ def _scored(
     patch: PatchMetrics | None,
     stats: PredictionStatsAccumulator,
     frame_rows: range,
-    bar: tqdm,
+    bar: Progress,
 ) -> Iterator[PatchBatch]:
     for batch in batches:
         lo, hi = max(batch.start, frame_rows.start), min(batch.stop, frame_rows.stop)

@@ -14,8 +14,28 @@ objects and rows), ``metadata``, ``plan``, ``simulator``; files are written with
 See ``docs/simulate.md``.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ptychostitch.simulate.config import SimulationConfig
 from ptychostitch.simulate.plan import Member, SplitPlan, plan
-from ptychostitch.simulate.simulator import DatasetPaths, dataset_paths, simulate
+
+if TYPE_CHECKING:
+    from ptychostitch.simulate.simulator import DatasetPaths, dataset_paths, simulate
+
+_LAZY = ("DatasetPaths", "dataset_paths", "simulate")
+"""Names of :mod:`~ptychostitch.simulate.simulator`, imported on first use: the configuration and
+the plan (and so the flags of ``simulate --help``) are importable without SciPy."""
 
 __all__ = ["DatasetPaths", "Member", "SimulationConfig", "SplitPlan", "dataset_paths", "plan", "simulate"]
+
+
+def __getattr__(name: str) -> Any:
+    """``ptychostitch.simulate.<name>``: import the simulator when one of its names is first asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.simulator"), name)
+    globals()[name] = value
+    return value

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
-from tqdm import tqdm
 
 from ptychostitch.atomic import atomic_path
 from ptychostitch.data.npz_writer import NpzStreamWriter
 from ptychostitch.errors import InputError, quoted
 from ptychostitch.geometry import train_row_order
+from ptychostitch.progress import progress
 from ptychostitch.simulate.config import SimulationConfig
 from ptychostitch.simulate.forward import diffract, intensity_scale, patch_energy
 from ptychostitch.simulate.metadata import build_metadata, metadata_array
@@ -123,9 +123,9 @@ def simulate(
     return paths
 
 
-def _progress(iterable: Iterable[Any], total: int, description: str) -> Iterator[Any]:
-    """A tqdm bar, shown only when this logger reports INFO (hidden under ``-q``)."""
-    return iter(tqdm(iterable, total=total, desc=description, leave=False, disable=not log.isEnabledFor(logging.INFO)))
+def _progress(iterable: Iterable[Any], total: int, description: str, unit: str = "chunk") -> Iterator[Any]:
+    """The progress of one step of the simulation, on this module's logger (:mod:`ptychostitch.progress`)."""
+    return progress(iterable, log, description, total, unit)
 
 
 def _chunks(order: np.ndarray, rows_per_chunk: int) -> list[np.ndarray]:

@@ -16,8 +16,8 @@ from ptychostitch.geometry import GridLayout
 from ptychostitch.simulate.objects import dummy_phase, lines_object
 from ptychostitch.simulate.patches import extract, row_maxima
 
-Progress = Callable[[Iterable[Any], int, str], Iterable[Any]]
-"""``progress(iterable, total, description)``: wraps a loop in a progress bar (or not)."""
+Progress = Callable[..., Iterable[Any]]
+"""``progress(iterable, total, description, unit)``: wraps a loop in a progress report (or not)."""
 
 
 @dataclass(frozen=True)
@@ -109,14 +109,14 @@ def make_split(
     set_phi : bool
         Add PtychoPINN's synthetic phase, with statistics over the whole split.
     progress : callable
-        ``progress(iterable, total, description)`` wraps the loop over objects.
+        ``progress(iterable, total, description, unit)`` wraps the loop over objects.
     label : str
-        Split name for the progress bar.
+        Split name for the progress report.
     """
     rng = np.random.RandomState(object_seed)
     amplitude = np.empty((layout.nimgs, layout.size, layout.size), dtype=np.float64)
     maxima = np.empty((layout.nimgs, layout.rows_per_object), dtype=np.float64)
-    for img in progress(range(layout.nimgs), layout.nimgs, f"{label} objects"):
+    for img in progress(range(layout.nimgs), layout.nimgs, f"{label} objects", "object"):
         amplitude[img] = lines_object(rng, layout.size)
         maxima[img] = row_maxima(amplitude[img], layout)
     phase = dummy_phase(amplitude) if set_phi else None

@@ -28,17 +28,23 @@ Uncovered pixels are exactly 0 (PtychoPINN divides by ``1e-9 + count``; here the
 only done where the coverage is positive, so edge pixels with tiny bilinear weight are not
 attenuated). Weights: PtychoPINN's uniform ones, or ``|probe|**2`` cropped as the patches
 (a fourth difference: the weights go through the same translation as the ones). TensorFlow is imported the first time :meth:`capability` or
-:meth:`stitch` needs it, never when this module is imported.
+:meth:`stitch` needs it, never when this module is imported. With ``TF_CPP_MIN_LOG_LEVEL=3``
+(what the command line sets unless ``-v``), the C++ lines TensorFlow prints while it is imported
+and does not filter itself (oneDNN's notice) are discarded too: file descriptor 2 points to
+``os.devnull`` during the import.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -61,11 +67,34 @@ class _TensorFlow:
     problem: str
 
 
+@contextlib.contextmanager
+def _native_stderr_discarded(discard: bool) -> Iterator[None]:
+    """With ``discard``, point file descriptor 2 (C++ code's stderr) to ``os.devnull`` while inside."""
+    if not discard:
+        yield
+        return
+    try:
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no usable descriptor 2: nothing to protect
+        yield
+        return
+    sys.stderr.flush()
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 @functools.cache
 def _tensorflow() -> _TensorFlow:
     """Import TensorFlow once per process; remember the failure reason if it does not import."""
     try:
-        return _TensorFlow(importlib.import_module("tensorflow"), "")
+        with _native_stderr_discarded(os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"):
+            module = importlib.import_module("tensorflow")
+        return _TensorFlow(module, "")
     except ModuleNotFoundError as exc:
         if exc.name is not None and exc.name.split(".")[0] == "tensorflow":
             return _TensorFlow(None, f'{NOT_INSTALLED} (pip install "ptychostitch[tf]")')

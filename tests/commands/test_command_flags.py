@@ -57,6 +57,17 @@ DEFAULT = {
 }
 
 
+INPUT_FILES = ("t.npz", "p.npz", "a.npz", "b.npz", "c.pt")
+"""The input files the configs above name: they must exist for the command line to accept them."""
+
+
+@pytest.fixture(autouse=True)
+def _in_folder_with_the_input_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in INPUT_FILES:
+        Path(name).write_bytes(b"")
+
+
 def subparser(command: str) -> argparse.ArgumentParser:
     (choices,) = [a.choices for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     return choices[command]

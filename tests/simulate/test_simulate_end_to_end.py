@@ -78,7 +78,7 @@ def test_normalised_patches_stitch_back_to_ground_truth_exactly(dataset: dict) -
     layout = config.test_layout
     split = make_split(
         layout, object_seed=TEST_OBJECT_SEED, set_phi=config.set_phi,
-        progress=lambda it, total, desc: it, label="test",
+        progress=lambda it, total, desc, unit: it, label="test",
     )
     assert split.norm_Y_I == float(test["norm_Y_I"])
     rows = np.arange(layout.n_rows)

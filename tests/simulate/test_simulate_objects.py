@@ -43,7 +43,7 @@ def test_lines_objects_match_legacy_global_rng_recipe_bit_for_bit() -> None:
 
 
 def test_split_objects_do_not_depend_on_patch_geometry() -> None:
-    quiet = lambda it, total, desc: it  # noqa: E731
+    quiet = lambda it, total, desc, unit: it  # noqa: E731
     a = make_split(GridLayout(size=64, N=16, gridsize=1, offset=4, outer_offset=8, nimgs=2),
                    object_seed=1, set_phi=False, progress=quiet, label="a")
     b = make_split(GridLayout(size=64, N=32, gridsize=2, offset=4, outer_offset=20, nimgs=2),

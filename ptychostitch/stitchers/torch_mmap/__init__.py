@@ -29,12 +29,13 @@ the number of threads); on CUDA the order of atomic adds varies, so the last bit
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import torch
+from typing import TYPE_CHECKING
 
 from ptychostitch import hookimpl
 from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches
-from ptychostitch.stitchers.torch_mmap.accumulator import TorchMmapAccumulator
+
+if TYPE_CHECKING:
+    from ptychostitch.stitchers.torch_mmap.accumulator import TorchMmapAccumulator
 
 __all__ = ["TorchMmapStitcher", "register_stitchers"]
 
@@ -46,6 +47,8 @@ class TorchMmapStitcher:
     priority = 100
 
     def capability(self, context: StitchContext) -> Capability:
+        import torch  # imported when asked, so that listing the stitchers does not import torch
+
         opts = context.options
         if context.positions is None:
             return Capability(False, "needs scan positions, and this dataset has none (no coordinates and no grid metadata to derive them from)")
@@ -78,6 +81,8 @@ class TorchMmapStitcher:
 
     def accumulator(self, context: StitchContext) -> TorchMmapAccumulator:
         """A mergeable accumulator of a stitch of ``context`` (:mod:`~ptychostitch.stitchers.accumulate`)."""
+        from ptychostitch.stitchers.torch_mmap.accumulator import TorchMmapAccumulator
+
         return TorchMmapAccumulator(self.name, context)
 
 
