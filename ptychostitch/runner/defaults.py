@@ -188,6 +188,21 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class StitchersConfig:
+    """What ``ptychostitch stitchers`` was asked; each field's help is in its ``metadata``.
+
+    With ``test_npz`` each stitcher's verdict is the one ``run`` and ``evaluate`` would give with
+    the same ``--stitch-weighting`` and ``--crop`` (:func:`ptychostitch.stitchers.verdict`).
+    """
+
+    test_npz: Path | None = field(
+        default=None, metadata={"help": "also say whether each stitcher can run on this grid-lines test split, and why not", "metavar": "P"}
+    )
+    stitch: StitchChoice = _stitch(STITCH_OPTIONS)
+    json: bool = field(default=False, metadata={"help": "print JSON instead of a table"})
+
+
+@dataclass(frozen=True)
 class ScoreConfig:
     """Everything ``ptychostitch score`` was asked to do; each field's help is in its ``metadata``."""
 
