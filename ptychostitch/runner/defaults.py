@@ -100,7 +100,8 @@ class RunConfig:
     """Everything ``ptychostitch run`` was asked to do (recorded in ``run.json``).
 
     Each field's help is in its ``metadata``. Beyond it: with ``train_npz`` and ``test_npz`` both
-    None, :data:`EMBEDDED_DATASET` is simulated into ``output_dir/datasets/``; ``stitch.device``
+    None, :data:`EMBEDDED_DATASET` comes from the dataset cache
+    (:mod:`ptychostitch.runner.dataset_cache`), simulated there once; ``stitch.device``
     is replaced by the resolved ``device``; an earlier run in ``output_dir`` is never overwritten
     without ``overwrite`` (the next free ``DIR-N`` is used).
     """
@@ -110,6 +111,10 @@ class RunConfig:
     )
     test_npz: Path | None = field(
         default=None, metadata={"help": "grid-lines test split", "metavar": "P", "default_text": "simulate the embedded dataset", "group": _DATA}
+    )
+    fresh_data: bool = field(
+        default=False,
+        metadata={"help": "simulate the embedded dataset again, replacing its cached copy ($PTYCHOSTITCH_CACHE, see docs/simulate.md)", "group": _DATA},
     )
     output_dir: Path = field(default=Path("ptychostitch-run"), metadata={"help": "artifacts folder", "metavar": "DIR", "group": _DATA})
     overwrite: bool = _overwrite(group=_DATA)
@@ -135,7 +140,7 @@ class RunConfig:
     val_fraction: float = field(
         default=0.1,
         metadata={"help": "fraction of train rows held out for validation, as one band of the scan (see docs/model.md)", "metavar": "F",
-                  "check": "non-negative", "group": _TRAINING},
+                  "check": "fraction", "group": _TRAINING},
     )
     seed: int = field(
         default=0,

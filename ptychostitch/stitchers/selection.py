@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, fields, replace
 
 from ptychostitch.errors import InputError, PluginFault
+from ptychostitch.options import flag_name
 from ptychostitch.stitchers import guard
 from ptychostitch.stitchers.contract import WEIGHTINGS, Capability, StitchContext, Stitcher, StitchOptions, check_context
 from ptychostitch.stitchers.registry import Registry, get_registry
@@ -155,8 +156,7 @@ def _has_probe(context: StitchContext) -> bool:
 
 def _flag(name: str) -> str:
     """The command-line flag of the :class:`StitchOptions` field ``name``, as its metadata declares it."""
-    spec = next(spec for spec in fields(StitchOptions) if spec.name == name)
-    return spec.metadata.get("flag", "--" + name.replace("_", "-"))
+    return flag_name(next(spec for spec in fields(StitchOptions) if spec.name == name))
 
 
 def _values(values: list[object]) -> str:
