@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ptychostitch import __version__
+from ptychostitch.atomic import current_umask
 from ptychostitch.errors import InputError, quoted
 from ptychostitch.runner.provenance import input_record
 from ptychostitch.simulate import DatasetPaths, SimulationConfig, dataset_paths, simulate
@@ -125,6 +126,7 @@ def cached_dataset(config: SimulationConfig, *, fresh: bool = False, root: Path 
     log.info("simulating the embedded dataset into %s", entry)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=folder))
     try:
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; an entry gets the usual permissions
         paths = simulate(config, tmp, overwrite=True)
         files = {role: input_record(getattr(paths, role)) for role in ROLES}
         record = {

@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 
+from ptychostitch.atomic import current_umask
 from ptychostitch.data import load_gridlines
 from ptychostitch.runner import dataset_cache
 from ptychostitch.runner import run as pipeline
@@ -156,6 +159,31 @@ def test_the_loser_of_a_race_uses_the_winners_entry(monkeypatch: pytest.MonkeyPa
     assert loser.simulated is False and loser.folder == winner[0].folder and loser.inputs == winner[0].inputs
     assert entries(cache_dir) == [winner[0].folder.name]  # no temporary folder left
     assert sha256(loser.paths.test) == winner[0].inputs["test"]["sha256"]
+
+
+RACER = """
+import json, sys
+from ptychostitch.runner.dataset_cache import cached_dataset
+from ptychostitch.simulate import SimulationConfig
+found = cached_dataset(SimulationConfig(**json.loads(sys.argv[1])))
+print(json.dumps({"folder": str(found.folder), "inputs": found.inputs, "simulated": found.simulated}))
+"""
+
+
+def test_two_processes_at_once_share_one_entry(cache_dir: Path) -> None:
+    config = json.dumps(dataclasses.asdict(TINY))
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=300)
+        assert racer.returncode == 0, err
+        results.append(json.loads(out))
+    assert results[0]["folder"] == results[1]["folder"] and results[0]["inputs"] == results[1]["inputs"]
+    assert entries(cache_dir) == [Path(results[0]["folder"]).name]  # no temporary folder left
+    assert Path(results[0]["folder"]).stat().st_mode & 0o777 == 0o777 & ~current_umask()  # not mkdtemp's private 0700
+    for record in results[0]["inputs"].values():
+        assert sha256(record["path"]) == record["sha256"]
+    assert cached_dataset(TINY).simulated is False
 
 
 def test_the_planned_context_is_the_simulated_files_context(cache_dir: Path) -> None:
