@@ -238,6 +238,17 @@ def test_numbers_of_a_config_built_in_python_are_checked_naming_the_flag(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_evaluate_checks_the_numbers_of_a_config_built_in_python(tmp_path: Path) -> None:
+    from ptychostitch.errors import InputError
+    from ptychostitch.runner.defaults import EvaluateConfig
+    from ptychostitch.runner.evaluate import evaluate
+
+    config = EvaluateConfig(test_npz=tmp_path / "missing.npz", predictions=tmp_path / "missing.npz", output_dir=tmp_path / "out", batch_size=0)
+    with pytest.raises(InputError, match=r"^--batch-size: expected an integer > 0, found 0$"):
+        evaluate(config)
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_unwritable_cache_is_an_error_before_any_work(tmp_path: Path, run_cli: RunCli, tiny_default: SimulationConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
