@@ -228,6 +228,19 @@ def test_bad_options_fail_before_anything_is_simulated(
     assert not (tmp_path / "out").exists() and not any(cache_dir.iterdir())
 
 
+def test_run_refuses_before_simulating_with_the_verdict_stitchers_gives_on_the_simulated_file(
+    tmp_path: Path, run_cli: RunCli, tiny_default: SimulationConfig, cache_dir: Path
+) -> None:
+    status, _, refused = run_cli("run", "--output-dir", str(tmp_path / "out"), "--stitcher", "tf-style", "--crop", "2")
+    assert status == 2 and not any(cache_dir.iterdir())
+    test_npz = cached_dataset(dataclasses.replace(TINY, seed=0)).paths.test  # the file run would have simulated
+    status, out, err = run_cli("stitchers", "--test-npz", str(test_npz), "--crop", "2", "--json")
+    assert status == 0, err
+    reason = {row["name"]: row for row in json.loads(out)["stitchers"]}["tf-style"]["reason"]
+    assert "it can with --crop" in reason
+    assert refused.strip() == f"ptychostitch run: error: stitcher 'tf-style' cannot run on this dataset: {reason}"
+
+
 def test_numbers_of_a_config_built_in_python_are_checked_naming_the_flag(tmp_path: Path, tiny_default: SimulationConfig) -> None:
     from ptychostitch.errors import InputError
 
