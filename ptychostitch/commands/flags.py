@@ -132,7 +132,7 @@ def _add(target: Any, owner: type, spec: dataclasses.Field, hint: Any, dest: str
         options["type"] = kind
     else:
         raise TypeError(f"{where}: no command-line form for type {hint}")
-    if meta.get("check", "positive") not in NUMBER_CHECKS:
+    if "check" in meta and meta["check"] not in NUMBER_CHECKS:
         raise TypeError(f"{where}: 'check' must be one of {sorted(NUMBER_CHECKS)}, found {meta['check']!r}")
     if "check" in meta and kind not in (int, float):
         raise TypeError(f"{where}: 'check' applies to int and float fields, found {hint}")

@@ -9,7 +9,8 @@ uses the embedded default dataset, simulated once into the dataset cache
 
 Every option is checked before any work (:func:`_prepare`): the numbers, the stitcher (selected
 on the test file, or on the embedded dataset's geometry before it is simulated), the model, the
-dataset cache and the output folder. A mistake costs a second, and leaves nothing behind.
+dataset cache and the output folder. A mistake costs no simulation or training, and leaves
+nothing behind.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def _prepare(config: RunConfig, device: str, stage: Stages) -> _Prepared:
     The numbers are checked against their declared ranges; the stitcher is selected with the
     chosen weighting and crop on the test file, or for the embedded dataset on the geometry it
     will have (:func:`~ptychostitch.runner.context.simulated_context`), and the dataset cache must
-    be writable; the model must be buildable for the data's ``N`` and gridsize. Files are only
-    opened (memory-mapped), never read whole.
+    be writable; the ``--model`` name must be well formed. Files are only opened (memory-mapped),
+    never read whole.
     """
     check_numbers(config)
     choice = replace(config.stitch, device=device)
