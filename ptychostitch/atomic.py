@@ -27,7 +27,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the usual permissions
+    tmp.chmod(0o666 & ~current_umask())  # mkstemp makes 0600; a finished file gets the usual permissions
     try:
         yield tmp
         os.replace(tmp, target)
@@ -35,7 +35,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (read without changing it for longer than a call)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

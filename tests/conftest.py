@@ -1,4 +1,4 @@
-"""Shared fixtures: running the command line in-process, logging put back after each test, a fresh plugin registry per test, and plugins installed on the fly."""
+"""Shared fixtures: a private dataset cache per test, running the command line in-process, logging put back after each test, a fresh plugin registry per test, and plugins installed on the fly."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ import pytest
 
 from ptychostitch import plugins
 from ptychostitch.cli import main
+from ptychostitch.runner.dataset_cache import CACHE_ENV
 from ptychostitch.stitchers import registry
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty dataset cache (``$PTYCHOSTITCH_CACHE``), so none writes to ``~/.cache``; subprocesses inherit it."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv(CACHE_ENV, str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ default; ``field(..., metadata={...})`` gives what the command line needs beside
 ``metavar``
     As in :meth:`argparse.ArgumentParser.add_argument`.
 ``check``
-    ``"positive"`` or ``"non-negative"``, for ``int`` and ``float`` fields (floats must be finite).
+    ``"positive"``, ``"non-negative"`` or ``"fraction"`` (``0 <= x < 1``), for ``int`` and ``float``
+    fields (floats must be finite); :data:`ptychostitch.options.NUMBER_CHECKS`.
 ``default_text``
     What the help says the default is when the default is None (e.g. ``"whole patch"``).
 ``group``
@@ -35,23 +36,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import typing
 from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any, Callable, Literal, Union
+
+from ptychostitch.options import NUMBER_CHECKS, flag_name, number_problem
 
 KEYS = frozenset({"help", "flag", "metavar", "check", "default_text", "group", "input", "negative", "nested"})
 """The metadata keys this module reads; any other key in a flag's metadata is an error."""
 
 
 def _number(kind: Callable[[str], float], text: str, check: str | None) -> float:
-    what = {int: "an integer", float: "a finite number"}[kind] + {None: "", "positive": " > 0", "non-negative": " >= 0"}[check]
+    what = ("an integer" if kind is int else "a finite number") + ("" if check is None else f" {NUMBER_CHECKS[check][0]}")
     try:
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {what}, found {text!r}") from None
-    if not math.isfinite(value) or (check == "positive" and value <= 0) or (check == "non-negative" and value < 0):
+    if number_problem(value, check):
         raise argparse.ArgumentTypeError(f"expected {what}, found {text}")
     return value
 
@@ -105,7 +107,7 @@ def _add(target: Any, owner: type, spec: dataclasses.Field, hint: Any, dest: str
     where = f"{owner.__name__}.{spec.name}"
     if "help" not in meta or set(meta) - KEYS:
         raise TypeError(f"{where}: flag metadata needs 'help' and only the keys {sorted(KEYS)}, found {sorted(meta)}")
-    flag = meta.get("flag", "--" + spec.name.replace("_", "-"))
+    flag = flag_name(spec)
     kind, optional = _without_none(hint)
     if typing.get_origin(kind) is tuple:
         items = typing.get_args(kind)
@@ -145,6 +147,8 @@ def _add(target: Any, owner: type, spec: dataclasses.Field, hint: Any, dest: str
         raise TypeError(f"{where}: no command-line form for type {hint}")
     if meta.get("input") and kind is not Path:
         raise TypeError(f"{where}: 'input' applies to Path fields, found {hint}")
+    if "check" in meta and meta["check"] not in NUMBER_CHECKS:
+        raise TypeError(f"{where}: 'check' must be one of {sorted(NUMBER_CHECKS)}, found {meta['check']!r}")
     if "check" in meta and kind not in (int, float):
         raise TypeError(f"{where}: 'check' applies to int and float fields, found {hint}")
     target.add_argument(flag, **options)

@@ -6,38 +6,48 @@ import argparse
 import json
 import sys
 
-from ptychostitch.commands.flags import existing_file
+from ptychostitch.commands.flags import add_flags, config_from_args
 from ptychostitch.data import load_gridlines
-from ptychostitch.runner.context import stitch_context
-from ptychostitch.stitchers import available, check_context, guard
+from ptychostitch.errors import InputError
+from ptychostitch.runner.context import stitch_context, stitch_options
+from ptychostitch.runner.defaults import STITCH_OPTIONS, StitchersConfig
+from ptychostitch.stitchers import available, check_context, verdict
 from ptychostitch.stitchers.registry import get_registry
 
 NAME = "stitchers"
-HELP = "List every registered stitcher: name, priority, distribution and entry point (and, with --test-npz, whether it can run)."
+HELP = (
+    "List every registered stitcher: name, priority, distribution and entry point (and, with --test-npz, "
+    "whether it can run with the given --stitch-weighting and --crop, exactly as run and evaluate would decide)."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--test-npz", type=existing_file, metavar="P", help="also say whether each stitcher can run on this grid-lines test split, and why not")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_flags(parser, StitchersConfig)
 
 
 def execute(args: argparse.Namespace) -> int:
+    config: StitchersConfig = config_from_args(StitchersConfig, args)
+    if config.test_npz is None and config.stitch != STITCH_OPTIONS:
+        raise InputError("--stitch-weighting and --crop say how a dataset is stitched: give --test-npz too")
     reg = get_registry()
-    context = stitch_context(load_gridlines(args.test_npz)) if args.test_npz is not None else None
-    if context is not None:
+    context = None
+    if config.test_npz is not None:
+        dataset = load_gridlines(config.test_npz)
+        context = stitch_context(dataset, stitch_options(dataset, config.stitch))
         check_context(context)  # the check selection makes before asking any stitcher
     rows: list[dict[str, object]] = []
     for name, stitcher in available().items():
         found = reg.stitchers[name]
         row: dict[str, object] = {"name": name, "distribution": found.distribution, "entry_point": found.entry_point, "priority": stitcher.priority}
         if context is not None:
-            verdict, _ = guard.capability(stitcher, context, registry=reg)
-            row.update(can_run=verdict.ok, reason=verdict.reason)
+            answer, _ = verdict(stitcher, context, registry=reg)
+            row.update(can_run=answer.ok, reason=answer.reason)
         rows.append(row)
-    if args.json:
+    if config.json:
         document: dict[str, object] = {"stitchers": rows, "skipped_plugins": reg.skipped}
-        if args.test_npz is not None:
-            document["test_npz"] = str(args.test_npz)
+        if context is not None:
+            document["test_npz"] = str(config.test_npz)
+            document["options"] = {"weighting": context.options.weighting, "crop": context.options.crop}
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0

@@ -10,6 +10,8 @@ from ptychostitch.data import GridLinesDataset
 from ptychostitch.errors import InputError, quoted
 from ptychostitch.geometry import crop_window
 from ptychostitch.runner.defaults import STITCH_OPTIONS, StitchChoice
+from ptychostitch.simulate import SimulationConfig
+from ptychostitch.simulate.probe import build_probe
 from ptychostitch.stitchers import Selection, StitchContext, StitchOptions, select
 
 
@@ -98,3 +100,28 @@ def plan_stitch(dataset: GridLinesDataset, choice: StitchChoice, requested: str 
     """
     context = stitch_context(dataset, stitch_options(dataset, choice))
     return StitchPlan(context, select(context, requested))
+
+
+def simulated_context(config: SimulationConfig, choice: StitchChoice = STITCH_OPTIONS) -> StitchContext:
+    """The stitch context the test split of ``config`` will have, known before it is simulated.
+
+    It is what :func:`stitch_context` gives for the simulated file (the test grid, its
+    positions in the ground-truth frame, the probe ``probeGuess``), except ``norm_Y_I``, which
+    only the simulated objects fix (1 here; no stitcher's capability depends on it). ``run``
+    selects its stitcher on it before simulating anything.
+    """
+    grid = config.test_layout
+    probe = build_probe(config).guess
+    positions = np.tile(grid.object_positions(), (grid.nimgs, 1, 1)) - float(grid.gt_origin)
+    positions.flags.writeable = False
+    return StitchContext(
+        N=config.N,
+        gridsize=config.gridsize,
+        n_rows=grid.n_rows,
+        frame_shape=grid.gt_shape,
+        frame_rows=range(0, grid.rows_per_object),
+        positions=positions,
+        grid=grid,
+        probe=probe,
+        options=choice.resolve(config.N, probe is not None),
+    )

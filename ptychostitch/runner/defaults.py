@@ -100,7 +100,8 @@ class RunConfig:
     """Everything ``ptychostitch run`` was asked to do (recorded in ``run.json``).
 
     Each field's help is in its ``metadata``. Beyond it: with ``train_npz`` and ``test_npz`` both
-    None, :data:`EMBEDDED_DATASET` is simulated into ``output_dir/datasets/``; ``stitch.device``
+    None, :data:`EMBEDDED_DATASET` comes from the dataset cache
+    (:mod:`ptychostitch.runner.dataset_cache`), simulated there once; ``stitch.device``
     is replaced by the resolved ``device``; an earlier run in ``output_dir`` is never overwritten
     without ``overwrite`` (the next free ``DIR-N`` is used).
     """
@@ -112,6 +113,10 @@ class RunConfig:
     test_npz: Path | None = field(
         default=None,
         metadata={"help": "grid-lines test split", "metavar": "P", "default_text": "simulate the embedded dataset", "group": _DATA, "input": True},
+    )
+    fresh_data: bool = field(
+        default=False,
+        metadata={"help": "simulate the embedded dataset again, replacing its cached copy ($PTYCHOSTITCH_CACHE, see docs/simulate.md)", "group": _DATA},
     )
     output_dir: Path = field(default=Path("ptychostitch-run"), metadata={"help": "artifacts folder", "metavar": "DIR", "group": _DATA})
     overwrite: bool = _overwrite(group=_DATA)
@@ -137,7 +142,7 @@ class RunConfig:
     val_fraction: float = field(
         default=0.1,
         metadata={"help": "fraction of train rows held out for validation, as one band of the scan (see docs/model.md)", "metavar": "F",
-                  "check": "non-negative", "group": _TRAINING},
+                  "check": "fraction", "group": _TRAINING},
     )
     seed: int = field(
         default=0,
@@ -187,6 +192,21 @@ class EvaluateConfig:
         default=DEFAULT_BATCH_SIZE, metadata={"help": "rows of predictions read at a time", "metavar": "B", "check": "positive"}
     )
     overwrite: bool = _overwrite()
+
+
+@dataclass(frozen=True)
+class StitchersConfig:
+    """What ``ptychostitch stitchers`` was asked; each field's help is in its ``metadata``.
+
+    With ``test_npz`` each stitcher's verdict is the one ``run`` and ``evaluate`` would give with
+    the same ``--stitch-weighting`` and ``--crop`` (:func:`ptychostitch.stitchers.verdict`).
+    """
+
+    test_npz: Path | None = field(
+        default=None, metadata={"help": "also say whether each stitcher can run on this grid-lines test split, and why not", "metavar": "P", "input": True}
+    )
+    stitch: StitchChoice = _stitch(STITCH_OPTIONS)
+    json: bool = field(default=False, metadata={"help": "print JSON instead of a table"})
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ptychostitch.atomic import write_json
 from ptychostitch.data import load_gridlines, read_predictions
+from ptychostitch.options import check_numbers
 from ptychostitch.runner import distributed
 from ptychostitch.runner.artifacts import write_results
 from ptychostitch.runner.context import plan_stitch
@@ -23,6 +24,7 @@ def evaluate(config: EvaluateConfig) -> tuple[Path, dict[str, Any]]:
     ``evaluate.json`` (:mod:`ptychostitch.runner.provenance`) is written before ``metrics.json``.
     Under ``torchrun`` (``WORLD_SIZE`` > 1) the rows are sharded across ranks (:mod:`ptychostitch.runner.distributed`).
     """
+    check_numbers(config)  # as the flags do, for a config built in Python
     if distributed.launched():
         return distributed.evaluate_sharded(config)
     stage = Stages()

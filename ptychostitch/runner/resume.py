@@ -53,7 +53,8 @@ def resumed(config: RunConfig) -> tuple[RunConfig, Checkpoint]:
     if checkpoint.training is None or not isinstance(recorded, dict):
         raise InputError(f"{quoted(path)}: expected a training state and the run's config, found a checkpoint without them")
     paths = {name: None if recorded.get(name) is None else Path(recorded[name]) for name in ("train_npz", "test_npz", "checkpoint")}
-    values = {**recorded, **paths, "stitch": dataclasses.replace(RunConfig().stitch, **recorded["stitch"]), "output_dir": folder, "overwrite": True, "resume": folder}
+    values = {**recorded, **paths, "stitch": dataclasses.replace(RunConfig().stitch, **recorded["stitch"]), "output_dir": folder, "overwrite": True, "resume": folder,
+              "fresh_data": False}
     values["epochs"] = recorded["epochs"] if config.epochs is None else config.epochs
     names = {spec.name for spec in dataclasses.fields(RunConfig)}
     return RunConfig(**{k: v for k, v in values.items() if k in names}), checkpoint

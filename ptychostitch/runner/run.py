@@ -4,14 +4,20 @@
 test patch in one streaming pass (from the memory-mapped reassembly file whenever the test
 split has positions), stitches into the ground-truth frame with the selected stitcher, scores the stitched
 object (primary) and the patches (debug), and writes the artifacts. With no dataset paths it
-first simulates the embedded default dataset.
+uses the embedded default dataset, simulated once into the dataset cache
+(:mod:`ptychostitch.runner.dataset_cache`) and reused.
+
+Every option is checked before any work (:func:`_prepare`): the numbers, the stitcher (selected
+on the test file, or on the embedded dataset's geometry before it is simulated), the model, the
+dataset cache and the output folder. A mistake costs no simulation or training, and leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -26,9 +32,11 @@ from ptychostitch.model.physics import intensity_scale
 from ptychostitch.model.predict import predict_batches
 from ptychostitch.model.train import TrainingData, train
 from ptychostitch.model.twin import choose_orientation
+from ptychostitch.options import check_numbers
 from ptychostitch.patch_stream import PatchBatch
 from ptychostitch.runner.artifacts import write_results
-from ptychostitch.runner.context import plan_stitch
+from ptychostitch.runner.context import plan_stitch, simulated_context, stitch_context, stitch_options
+from ptychostitch.runner.dataset_cache import cached_dataset, usable_root
 from ptychostitch.runner.defaults import EMBEDDED_DATASET, RunConfig
 from ptychostitch.runner.figures import write_loss_plot
 from ptychostitch.runner.provenance import Stages, input_record, provenance
@@ -36,7 +44,8 @@ from ptychostitch.runner.result_folder import ResultFolder, claim
 from ptychostitch.runner.resume import LAST, TrainingInterrupted, checkpoint_writer, resumed
 from ptychostitch.runner.scoring import simulation_probe, stitch_and_score
 from ptychostitch.runner.validation import Rows, split_rows
-from ptychostitch.simulate import simulate
+from ptychostitch.simulate import SimulationConfig
+from ptychostitch.stitchers import Selection, StitchContext, select
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +56,11 @@ PREDICTIONS_FILE = "predictions.npz"
 def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
     """Run the whole pipeline; return the output folder used and the ``metrics.json`` content.
 
-    The result folder is claimed first (:func:`~ptychostitch.runner.result_folder.claim`), so an
-    unusable ``output_dir`` is an error before anything is simulated or trained; every file,
-    the checkpoint and the reassembly file included, is written into its staging folder and
-    committed at the end, ``metrics.json`` last.
+    Every option is checked first (:func:`_prepare`), then the result folder is claimed
+    (:func:`~ptychostitch.runner.result_folder.claim`), so an unusable option or ``output_dir`` is
+    an error before anything is simulated or trained; every file, the checkpoint and the
+    reassembly file included, is written into its staging folder and committed at the end,
+    ``metrics.json`` last.
     """
     if (config.train_npz is None) != (config.test_npz is None):
         raise InputError("give both --train-npz and --test-npz, or neither (to simulate the embedded default)")
@@ -58,29 +68,73 @@ def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
     if config.resume is not None:
         config, resume = resumed(config)
     device = _device(config.device)
+    stage = Stages()
+    prepared = _prepare(config, device, stage)
     with claim(config.output_dir, overwrite=config.overwrite) as folder:
-        document = _run(config, device, folder, resume)
+        document = _run(config, device, folder, prepared, stage, resume)
     return folder.final, document
 
 
-def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = None) -> dict[str, Any]:
-    staging = folder.staging
-    stage = Stages()
-    train_path, test_path = config.train_npz, config.test_npz
-    if train_path is None or test_path is None:
-        with stage("simulate"):
-            paths = simulate(replace(EMBEDDED_DATASET, seed=config.seed), staging, overwrite=True)
-        train_path, test_path = paths.train, paths.test
+@dataclass(frozen=True)
+class _Prepared:
+    """What :func:`_prepare` found: the chosen stitcher, and the splits when they were given (else the embedded dataset's config)."""
+
+    selection: Selection
+    context: StitchContext | None = None
+    test: GridLinesDataset | None = None
+    train: GridLinesDataset | None = None
+    embedded: SimulationConfig | None = None
+
+
+def _prepare(config: RunConfig, device: str, stage: Stages) -> _Prepared:
+    """Check every option before any work; raise :class:`~ptychostitch.errors.InputError` (naming the option) at the first bad one.
+
+    The numbers are checked against their declared ranges; the stitcher is selected with the
+    chosen weighting and crop on the test file, or for the embedded dataset on the geometry it
+    will have (:func:`~ptychostitch.runner.context.simulated_context`), and the dataset cache must
+    be writable; the ``--model`` name must be well formed. Files are only opened (memory-mapped),
+    never read whole.
+    """
+    check_numbers(config)
+    choice = replace(config.stitch, device=device)
+    if config.train_npz is None or config.test_npz is None:
+        embedded = replace(EMBEDDED_DATASET, seed=config.seed)
+        selection = select(simulated_context(embedded, choice), config.stitcher)
+        model_spec(config.model, embedded.N, embedded.gridsize)
+        usable_root()  # last: it creates the cache folder
+        return _Prepared(selection, embedded=embedded)
     with stage("load"):
-        test = load_gridlines(test_path)
-        plan = plan_stitch(test, replace(config.stitch, device=device), config.stitcher)
-        context, selection = plan.context, plan.selection
-        train_split = load_gridlines(train_path, split="train") if config.checkpoint is None or config.epochs else None
-        if train_split is not None and (train_split.N, train_split.gridsize) != (test.N, test.gridsize):
-            raise InputError(
-                f"{quoted(train_path)} has N={train_split.N}, gridsize={train_split.gridsize} but {quoted(test_path)} has "
-                f"N={test.N}, gridsize={test.gridsize}: train and test must match"
-            )
+        test = load_gridlines(config.test_npz)
+        plan = plan_stitch(test, choice, config.stitcher)
+        train_split = _train_split(config, config.train_npz, test)
+        model_spec(config.model, test.N, test.gridsize)
+    return _Prepared(plan.selection, plan.context, test, train_split)
+
+
+def _train_split(config: RunConfig, path: Path, test: GridLinesDataset) -> GridLinesDataset | None:
+    """The train split at ``path``, unless nothing is trained (a checkpoint with ``--epochs 0``); it must match ``test``."""
+    if config.checkpoint is not None and not config.epochs:
+        return None
+    train_split = load_gridlines(path, split="train")
+    if (train_split.N, train_split.gridsize) != (test.N, test.gridsize):
+        raise InputError(
+            f"{quoted(path)} has N={train_split.N}, gridsize={train_split.gridsize} but {quoted(test.path)} has "
+            f"N={test.N}, gridsize={test.gridsize}: train and test must match"
+        )
+    return train_split
+
+
+def _run(config: RunConfig, device: str, folder: ResultFolder, prepared: _Prepared, stage: Stages, resume: Any = None) -> dict[str, Any]:
+    staging = folder.staging
+    test, train_split, context, selection, cached = prepared.test, prepared.train, prepared.context, prepared.selection, None
+    if prepared.embedded is not None:
+        with stage("simulate"):
+            cached = cached_dataset(prepared.embedded, fresh=config.fresh_data)
+        with stage("load"):
+            test = load_gridlines(cached.paths.test)
+            context = stitch_context(test, stitch_options(test, replace(config.stitch, device=device)))
+            train_split = _train_split(config, cached.paths.train, test)
+    assert test is not None and context is not None
     with stage("train"), _keep_checkpoints(folder):
         model, spec, history = _model(config, test, train_split, device, resume, staging)
         probe = simulation_probe(test)
@@ -110,21 +164,22 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
             write_loss_plot(staging / "loss.png", [e.epoch for e in history], [e.loss for e in history], [e.val_loss for e in history])
         if tmp_file.exists() and not config.keep_tmp:
             tmp_file.unlink()
-    simulated = config.test_npz is None
-    if simulated:  # recorded where the commit puts them
-        train_path, test_path = folder.final_path(train_path), folder.final_path(test_path)
-    inputs = {
-        "train_npz": None if train_split is None else input_record(train_split.path, train_path),
-        "test_npz": input_record(test.path, test_path),
-        "checkpoint": config.checkpoint,
-        "resume": None if config.resume is None else config.resume / LAST,
-    }
+    if cached is not None:
+        inputs: dict[str, Any] = {"train_npz": cached.inputs["train"] if train_split is not None else None, "test_npz": cached.inputs["test"]}
+    else:
+        inputs = {"train_npz": None if train_split is None else input_record(train_split.path), "test_npz": input_record(test.path)}
+    inputs.update(checkpoint=config.checkpoint, resume=None if config.resume is None else config.resume / LAST)
     write_json(
         staging / "run.json",
         {
             **provenance("run", inputs, replace(config, stitch=context.options, device=device), selection, stage.seconds),
             "output_dir": str(folder.final),
-            "datasets": {"train": str(train_path), "test": str(test_path), "simulated": simulated},
+            "datasets": {
+                "train": str(train_split.path if train_split is not None else config.train_npz),
+                "test": str(test.path),
+                "simulated": cached is not None,
+                "cache": None if cached is None else {"folder": str(cached.folder), "simulated_now": cached.simulated},
+            },
             "checkpoint": str(folder.final_path(checkpoint)),
             "model": spec.to_dict(),
             "twin_orientation": asdict(orientation) if orientation is not None else None,
@@ -152,7 +207,7 @@ def _saved_predictions(staging: Path, test: GridLinesDataset, save: bool) -> Ite
 
 @contextlib.contextmanager
 def _keep_checkpoints(folder: ResultFolder) -> Iterator[None]:
-    """Ctrl-C while training: keep the staged checkpoints (and datasets) in the folder, unfinished, to resume from."""
+    """Ctrl-C while training: keep the staged checkpoints in the folder, unfinished, to resume from."""
     try:
         yield
     except KeyboardInterrupt:

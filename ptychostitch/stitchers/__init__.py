@@ -9,7 +9,8 @@
   entry points (group ``ptychostitch``, hook ``register_stitchers``; :mod:`ptychostitch.plugins`);
 - :mod:`~ptychostitch.stitchers.selection`: :func:`select` picks one for a dataset: ``auto`` takes
   the highest-priority capable stitcher and logs every rejection with its reason; an explicit name
-  is used, or refused with its reason;
+  is used, or refused with its reason; :func:`verdict` is the answer both give, naming the
+  option at fault when another ``--stitch-weighting`` or ``--crop`` would work;
 - the built-in stitchers, each registered through the same entry-point group.
 """
 
@@ -24,7 +25,7 @@ from ptychostitch.stitchers.contract import (
     check_context,
     frame_batches,
 )
-from ptychostitch.stitchers.selection import Selection, available, get, select
+from ptychostitch.stitchers.selection import Selection, available, get, select, verdict
 
 __all__ = [
     "Capability",
@@ -40,4 +41,5 @@ __all__ = [
     "frame_batches",
     "get",
     "select",
+    "verdict",
 ]

@@ -1,5 +1,10 @@
 """Choosing a stitcher for a dataset: ``auto`` by priority and capability, or one by name.
 
+A refusal says whether an option is at fault (:func:`verdict`): when the stitcher could run on
+the same dataset with another ``--stitch-weighting`` or ``--crop``, the reason names the option
+and the values that would work; otherwise it is the dataset. ``select`` and ``ptychostitch
+stitchers --test-npz`` give the same verdicts, because both ask :func:`verdict`.
+
 Each function reads the process-wide registry (:func:`ptychostitch.stitchers.registry.get_registry`)
 unless it is given a :class:`~ptychostitch.stitchers.registry.Registry` of its own.
 """
@@ -7,11 +12,12 @@ unless it is given a :class:`~ptychostitch.stitchers.registry.Registry` of its o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
-from ptychostitch.errors import InputError
+from ptychostitch.errors import InputError, PluginFault
+from ptychostitch.options import flag_name
 from ptychostitch.stitchers import guard
-from ptychostitch.stitchers.contract import StitchContext, Stitcher, check_context
+from ptychostitch.stitchers.contract import WEIGHTINGS, Capability, StitchContext, Stitcher, StitchOptions, check_context
 from ptychostitch.stitchers.registry import Registry, get_registry
 
 log = logging.getLogger(__name__)
@@ -87,24 +93,80 @@ def select(context: StitchContext, requested: str = "auto", *, registry: Registr
     check_context(context)
     if requested != "auto":
         stitcher = get(requested, registry=registry)
-        verdict, fault = guard.capability(stitcher, context, registry=registry)
+        found, fault = verdict(stitcher, context, registry=registry)
         if fault is not None:
             raise fault
-        if not verdict.ok:
-            raise InputError(f"stitcher {requested!r} cannot run on this dataset: {verdict.reason}")
-        log.info("stitcher %r selected as requested: %s", requested, verdict.reason)
-        return Selection(stitcher, requested, False, verdict.reason, {})
+        if not found.ok:
+            raise InputError(f"stitcher {requested!r} cannot run on this dataset: {found.reason}")
+        log.info("stitcher %r selected as requested: %s", requested, found.reason)
+        return Selection(stitcher, requested, False, found.reason, {})
     rejected: dict[str, str] = {}
     for name, stitcher in available(registry=registry).items():
-        verdict, _ = guard.capability(stitcher, context, registry=registry)
-        if verdict.ok:
+        found, _ = verdict(stitcher, context, registry=registry)
+        if found.ok:
             if rejected:
                 passed_over = "; ".join(f"{k}: {v}" for k, v in rejected.items())
-                log.warning("falling back to stitcher %r (%s): %s", name, verdict.reason, passed_over)
+                log.warning("falling back to stitcher %r (%s): %s", name, found.reason, passed_over)
             else:
-                log.info("stitcher %r selected: %s", name, verdict.reason)
-            return Selection(stitcher, requested, bool(rejected), verdict.reason, rejected)
-        log.info("stitcher %r cannot run: %s", name, verdict.reason)
-        rejected[name] = verdict.reason
+                log.info("stitcher %r selected: %s", name, found.reason)
+            return Selection(stitcher, requested, bool(rejected), found.reason, rejected)
+        log.info("stitcher %r cannot run: %s", name, found.reason)
+        rejected[name] = found.reason
     details = "; ".join(f"{k}: {v}" for k, v in rejected.items()) or "no stitchers are registered"
     raise InputError(f"no stitcher can run on this dataset ({details})")
+
+
+def verdict(stitcher: Stitcher, context: StitchContext, *, registry: Registry | None = None) -> tuple[Capability, PluginFault | None]:
+    """Whether ``stitcher`` can run on ``context``; a refusal says which option is at fault and what would work.
+
+    The stitcher's own answer (:func:`ptychostitch.stitchers.guard.capability`); the reason of a
+    refusal becomes
+
+    - ``with --stitch-weighting W: why; it can with --stitch-weighting V`` when the stitcher
+      would run with another weighting (one the dataset allows), the crop unchanged;
+    - else ``with --crop M: why; it can with --crop A..B`` when it would run with other crops
+      (``1 .. N`` are tried), the weighting unchanged;
+    - else the stitcher's own reason: the dataset is at fault, not an option.
+
+    A capability check that failed (the fault is returned too) is never retried with other options.
+    """
+    found, fault = guard.capability(stitcher, context, registry=registry)
+    if found.ok or fault is not None:
+        return found, fault
+    options = context.options
+    crop = context.N if options.crop is None else options.crop
+    weightings = [w for w in WEIGHTINGS if w != options.weighting and (w != "probe" or _has_probe(context))]
+    crops = [m for m in range(1, context.N + 1) if m != crop]
+    for name, shown, values in (("weighting", options.weighting, weightings), ("crop", crop, crops)):
+        working = [value for value in values if _can_run(stitcher, replace(context, options=replace(options, **{name: value})), registry)]
+        if working:
+            flag = _flag(name)
+            return Capability(False, f"with {flag} {shown}: {found.reason}; it can with {flag} {_values(working)}"), None
+    return found, None
+
+
+def _can_run(stitcher: Stitcher, context: StitchContext, registry: Registry | None) -> bool:
+    found, fault = guard.capability(stitcher, context, registry=registry)
+    return found.ok and fault is None
+
+
+def _has_probe(context: StitchContext) -> bool:
+    return context.probe is not None and tuple(getattr(context.probe, "shape", ())) == (context.N, context.N)
+
+
+def _flag(name: str) -> str:
+    """The command-line flag of the :class:`StitchOptions` field ``name``, as its metadata declares it."""
+    return flag_name(next(spec for spec in fields(StitchOptions) if spec.name == name))
+
+
+def _values(values: list[object]) -> str:
+    """``values`` in words: integers as runs (``1..8, 20..64``), anything else joined by ``or``."""
+    if not all(isinstance(value, int) for value in values):
+        return " or ".join(str(value) for value in values)
+    runs: list[list[int]] = []
+    for value in sorted(values):  # type: ignore[type-var]
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])  # type: ignore[list-item]
+    return ", ".join(str(lo) if lo == hi else f"{lo}..{hi}" for lo, hi in runs)

@@ -18,7 +18,7 @@ import ptychostitch
 PACKAGE = Path(ptychostitch.__file__).parent
 
 RANK = {
-    "": 0, "errors": 0, "atomic": 0, "interrupts": 0, "geometry": 0, "patch_stream": 0, "progress": 0, "hookspecs": 0, "plugins": 0,
+    "": 0, "errors": 0, "atomic": 0, "interrupts": 0, "geometry": 0, "patch_stream": 0, "progress": 0, "hookspecs": 0, "plugins": 0, "options": 0,
     "data": 1, "simulate": 2, "model": 3, "stitchers": 4, "metrics": 5, "testing": 5,
     "runner": 6, "commands": 7, "cli": 8, "__main__": 9,
 }  # fmt: skip

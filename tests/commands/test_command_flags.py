@@ -24,7 +24,7 @@ import ptychostitch.runner.run
 from ptychostitch.cli import build_parser, main
 from ptychostitch.commands.flags import config_from_args
 from ptychostitch.model.options import LOSSES, TrainOptions
-from ptychostitch.runner.defaults import STITCH_OPTIONS, EvaluateConfig, RunConfig, StitchChoice
+from ptychostitch.runner.defaults import STITCH_OPTIONS, EvaluateConfig, RunConfig, StitchChoice, StitchersConfig
 from ptychostitch.simulate import SimulationConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,19 +41,21 @@ CHANGED = {
         train_npz=Path("a.npz"), test_npz=Path("b.npz"), output_dir=Path("o"), overwrite=True, resume=Path("r"), val_fraction=0.25, model="pkg.mod:factory",
         checkpoint=Path("c.pt"), epochs=0, batch_size=5, loss="poisson", learning_rate=1e-3, seed=3, infer_batch_size=7,
         device="auto", stitcher="my-stitcher", stitch=StitchChoice(weighting="uniform", crop=12), keep_tmp=False,
-        save_predictions=False,
+        save_predictions=False, fresh_data=True,
     ),
     "evaluate": EvaluateConfig(
         test_npz=Path("t.npz"), predictions=Path("p.npz"), output_dir=Path("o"), layout="ri-channels", stitcher="my-stitcher",
         stitch=StitchChoice(weighting="probe", crop=8), batch_size=9, overwrite=True,
     ),
+    "stitchers": StitchersConfig(test_npz=Path("t.npz"), stitch=StitchChoice(weighting="uniform", crop=4), json=True),
 }
-CLASSES = {"simulate": SimulationConfig, "run": RunConfig, "evaluate": EvaluateConfig}
-REQUIRED = {"simulate": SIMULATE_REQUIRED, "run": [], "evaluate": EVALUATE_REQUIRED}
+CLASSES = {"simulate": SimulationConfig, "run": RunConfig, "evaluate": EvaluateConfig, "stitchers": StitchersConfig}
+REQUIRED = {"simulate": SIMULATE_REQUIRED, "run": [], "evaluate": EVALUATE_REQUIRED, "stitchers": []}
 DEFAULT = {
     "simulate": SimulationConfig(),
     "run": RunConfig(),
     "evaluate": EvaluateConfig(test_npz=Path("t.npz"), predictions=Path("p.npz"), output_dir=Path("o")),
+    "stitchers": StitchersConfig(),
 }
 
 
@@ -168,7 +170,7 @@ def test_every_listed_choice_parses_to_the_config_built_directly(command: str) -
                 expected = dataclasses.replace(expected, **{name: choice})
             assert parse(command, action.option_strings[0], choice, *extra) == expected
             checked += 1
-    assert checked >= {"simulate": 4, "run": 8, "evaluate": 2}[command]
+    assert checked >= {"simulate": 4, "run": 8, "evaluate": 2, "stitchers": 2}[command]
 
 
 @pytest.mark.parametrize("command", CLASSES)
@@ -207,7 +209,7 @@ def test_bad_values_exit_2_with_one_line_naming_the_flag(command: str, capsys: p
             checks[name] = spec.metadata["check"]
     by_dest = {a.dest: a.option_strings[0] for a in flag_actions(command)}
     cases = bad_values(command) + [(by_dest[name], "0" if check == "positive" else "-1") for name, check in checks.items()]
-    assert len(cases) >= {"simulate": 14, "run": 10, "evaluate": 5}[command]
+    assert len(cases) >= {"simulate": 14, "run": 10, "evaluate": 5, "stitchers": 2}[command]
     for flag, value in cases:
         with pytest.raises(SystemExit) as stopped:
             main([command, *REQUIRED[command], flag, value])

@@ -211,7 +211,7 @@ def test_an_unusable_output_folder_is_exit_2_naming_it_before_any_work(
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("work started before the output folder was checked")
 
-    monkeypatch.setattr(pipeline, "simulate", never)
+    monkeypatch.setattr(pipeline, "cached_dataset", never)
     monkeypatch.setattr(pipeline, "train", never)
     monkeypatch.setattr(pipeline, "load_gridlines", never)
     if command == "run":

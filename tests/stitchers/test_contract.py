@@ -173,7 +173,7 @@ def test_the_stitchers_listing_makes_the_same_check(run_cli, fresh_registry, mon
     status, out, _ = run_cli("stitchers", "--test-npz", str(path))
     assert status == 0 and "can run" in out
     context, message = MALFORMED["NaN in frame rows"]
-    monkeypatch.setattr(command, "stitch_context", lambda dataset: context)
+    monkeypatch.setattr(command, "stitch_context", lambda dataset, options=None: context)
     status, out, err = run_cli("stitchers", "--test-npz", str(path))
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and "NaN or infinite" in err
