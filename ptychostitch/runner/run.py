@@ -27,6 +27,7 @@ from ptychostitch.model.predict import predict_batches
 from ptychostitch.model.train import TrainingData, train
 from ptychostitch.model.twin import choose_orientation
 from ptychostitch.patch_stream import PatchBatch
+from ptychostitch.runner import distributed
 from ptychostitch.runner.artifacts import write_results
 from ptychostitch.runner.context import plan_stitch
 from ptychostitch.runner.defaults import EMBEDDED_DATASET, RunConfig
@@ -44,14 +45,19 @@ PREDICTIONS_FILE = "predictions.npz"
 """The predicted patches in a run's result folder, in ``evaluate``'s format (unless ``--no-save-predictions``)."""
 
 
-def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
+def run(config: RunConfig, team: Any = None) -> tuple[Path, dict[str, Any]]:
     """Run the whole pipeline; return the output folder used and the ``metrics.json`` content.
 
     The result folder is claimed first (:func:`~ptychostitch.runner.result_folder.claim`), so an
     unusable ``output_dir`` is an error before anything is simulated or trained; every file,
     the checkpoint and the reassembly file included, is written into its staging folder and
-    committed at the end, ``metrics.json`` last.
+    committed at the end, ``metrics.json`` last. Under ``torchrun`` (``WORLD_SIZE`` > 1) every
+    rank runs :mod:`ptychostitch.runner.sharded_run`, which calls this on rank 0 with its ``team``.
     """
+    if team is None and distributed.launched():
+        from ptychostitch.runner.sharded_run import run_sharded
+
+        return run_sharded(config)
     if (config.train_npz is None) != (config.test_npz is None):
         raise InputError("give both --train-npz and --test-npz, or neither (to simulate the embedded default)")
     resume = None
@@ -59,11 +65,11 @@ def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
         config, resume = resumed(config)
     device = _device(config.device)
     with claim(config.output_dir, overwrite=config.overwrite) as folder:
-        document = _run(config, device, folder, resume)
+        document = _run(config, device, folder, resume, team)
     return folder.final, document
 
 
-def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = None) -> dict[str, Any]:
+def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = None, team: Any = None) -> dict[str, Any]:
     staging = folder.staging
     stage = Stages()
     train_path, test_path = config.train_npz, config.test_npz
@@ -75,6 +81,8 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
         test = load_gridlines(test_path)
         plan = plan_stitch(test, replace(config.stitch, device=device), config.stitcher)
         context, selection = plan.context, plan.selection
+        if team is not None:
+            team.check(selection)
         train_split = load_gridlines(train_path, split="train") if config.checkpoint is None or config.epochs else None
         if train_split is not None and (train_split.N, train_split.gridsize) != (test.N, test.gridsize):
             raise InputError(
@@ -95,15 +103,20 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
             staging / "checkpoint.pt", model, spec,
             {"loss": config.loss, "epochs": config.epochs, "history": [asdict(e) for e in history], "twin": twin},
         )
+        if team is not None:
+            team.share(config, device, test, selection, spec, model, twin)
     with stage("predict+stitch"):
         diffraction = test.diffraction
         tmp_file = staging / reassembly.RELATIVE_PATH
-        if test.positions is not None:
-            reassembly.write_reassembly(test, tmp_file)
-            diffraction = reassembly.mapped_diffraction(tmp_file, test.channels)
-        patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
-        with _saved_predictions(staging, test, config.save_predictions) as tee:
-            scores = stitch_and_score(test, context, selection, tee(patches))
+        if team is not None:
+            scores = team.predict_and_score(model, test, context, selection, twin, config, device)
+        else:
+            if test.positions is not None:
+                reassembly.write_reassembly(test, tmp_file)
+                diffraction = reassembly.mapped_diffraction(tmp_file, test.channels)
+            patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
+            with _saved_predictions(staging, test, config.save_predictions) as tee:
+                scores = stitch_and_score(test, context, selection, tee(patches))
     with stage("artifacts"):
         document = write_results(staging, test.YY_ground_truth, selection, scores, context.options)
         if history:
@@ -129,6 +142,7 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, resume: Any = Non
             "model": spec.to_dict(),
             "twin_orientation": asdict(orientation) if orientation is not None else None,
             "training": [asdict(epoch) for epoch in history],
+            **({} if team is None else {"distributed": team.record()}),
         },
     )
     folder.commit(document, keep=[path for path in (config.train_npz, config.test_npz, config.checkpoint) if path is not None])

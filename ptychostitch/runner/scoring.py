@@ -72,15 +72,26 @@ def stitch_and_score(
     batches : iterable of PatchBatch
         The patch stream, in row order.
     """
-    probe = simulation_probe(dataset)
-    patch = PatchMetrics(probe) if probe is not None else None
-    if patch is None:
-        log.warning("%s: no probe, so patch metrics are skipped", dataset.path)
+    patch = patch_metrics(dataset)
     name = selection.stitcher.name
-    quiet = not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
-    with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet) as bar:
-        result = guard.stitch(selection.stitcher, context, _scored(batches, dataset, patch, bar))
+    with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet()) as bar:
+        result = guard.stitch(selection.stitcher, context, scored(batches, dataset, patch, bar))
     return score(dataset, result, patch.result() if patch is not None else None)
+
+
+def quiet() -> bool:
+    """Whether progress bars are off (``-q``: the ``ptychostitch`` logger is above INFO)."""
+    return not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
+
+
+def patch_metrics(dataset: GridLinesDataset, first_row: int = 0, *, warn: bool = True) -> PatchMetrics | None:
+    """The patch-metrics accumulator of ``dataset``'s rows from ``first_row``; None (with a warning) without a probe."""
+    probe = simulation_probe(dataset)
+    if probe is None:
+        if warn:
+            log.warning("%s: no probe, so patch metrics are skipped", dataset.path)
+        return None
+    return PatchMetrics(probe, first_row=first_row)
 
 
 def score(dataset: GridLinesDataset, result: StitchResult, patch: PatchMetricsResult | None) -> Scores:
@@ -94,9 +105,10 @@ def score(dataset: GridLinesDataset, result: StitchResult, patch: PatchMetricsRe
     return Scores(result, stitched, extras, patch)
 
 
-def _scored(
+def scored(
     batches: Iterable[PatchBatch], dataset: GridLinesDataset, patch: PatchMetrics | None, bar: tqdm
 ) -> Iterator[PatchBatch]:
+    """Pass ``batches`` on, scoring each against its labels in ``patch`` first (when not None) and counting it on ``bar``."""
     for batch in batches:
         if patch is not None:
             labels = {key: getattr(dataset, key)[batch.start : batch.stop] for key in ("Y_I", "Y_phi")}
