@@ -10,6 +10,10 @@
 - :mod:`~ptychostitch.stitchers.selection`: :func:`select` picks one for a dataset: ``auto`` takes
   the highest-priority capable stitcher and logs every rejection with its reason; an explicit name
   is used, or refused with its reason;
+- :mod:`~ptychostitch.stitchers.accumulate`: the optional mergeable accumulators (split, merge,
+  reduce across ranks, snapshot);
+- :mod:`~ptychostitch.stitchers.live`: :class:`LiveStitch`, frames stitched as they arrive (late
+  positions held back, dropped frames counted; :func:`live_context`);
 - the built-in stitchers, each registered through the same entry-point group.
 """
 
@@ -24,11 +28,13 @@ from ptychostitch.stitchers.contract import (
     check_context,
     frame_batches,
 )
+from ptychostitch.stitchers.live import LiveStitch, live_context
 from ptychostitch.stitchers.selection import Selection, available, get, select
 
 __all__ = [
     "Capability",
     "FrameBatch",
+    "LiveStitch",
     "PatchBatch",
     "Selection",
     "StitchContext",
@@ -39,5 +45,6 @@ __all__ = [
     "check_context",
     "frame_batches",
     "get",
+    "live_context",
     "select",
 ]
