@@ -120,7 +120,7 @@ def reduce_worker(sizes: list[int]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stride", type=int, default=3, help="scan stride of the large test split, px (smaller: more rows)")
+    parser.add_argument("--stride", type=int, default=6, help="scan stride of the large test split, px (smaller: more rows)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="canvas sides for the reduction")
     parser.add_argument("--skip-scaling", action="store_true", help="only the reduction")
     parser.add_argument("--reduce-worker", action="store_true", help=argparse.SUPPRESS)
