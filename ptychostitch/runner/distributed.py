@@ -136,9 +136,9 @@ class ShardInput:
 
 @dataclass(frozen=True)
 class ShardOutput:
-    """The reduced stitch (rank 0 only; None elsewhere) and the patch metrics of every rank's rows merged in rank order."""
+    """The reduced accumulator (rank 0 only, to finish; None elsewhere) and the patch metrics of every rank's rows merged in rank order."""
 
-    result: Any
+    accumulator: Any
     patch: Any
 
 
@@ -147,13 +147,14 @@ def stitch_shard(launch: Launch, prepare: Callable[[], ShardInput]) -> ShardOutp
 
     A failure on any rank (in ``prepare`` too) is shared before the reduction, so every rank
     ends with it. Patch metrics are merged in rank order (consecutive shards), the canvases
-    summed by :meth:`~ptychostitch.stitchers.accumulate.Accumulator.reduce`; only rank 0 finishes
-    the object.
+    summed by :meth:`~ptychostitch.stitchers.accumulate.Accumulator.reduce`. Rank 0 gets the
+    reduced accumulator and finishes it after this last collective (a failure there is shared
+    with :func:`on_rank0`); the other ranks' accumulators are closed.
     """
     import torch.distributed as dist
     from tqdm import tqdm
 
-    from ptychostitch.runner.scoring import patch_metrics, quiet, scored
+    from ptychostitch.runner.scoring import patch_accumulator, quiet, scored
     from ptychostitch.stitchers.accumulate import accumulator
 
     failure: BaseException | None = None
@@ -163,7 +164,7 @@ def stitch_shard(launch: Launch, prepare: Callable[[], ShardInput]) -> ShardOutp
         acc = accumulator(part.selection.stitcher, part.context)
         if acc is None:
             raise refusal(part.selection.stitcher.name, launch.world_size)
-        patch = patch_metrics(part.dataset, part.rows.start, warn=launch.rank == 0)
+        patch = patch_accumulator(part.dataset, part.rows.start, warn=launch.rank == 0)
         desc = f"predict + stitch ({part.selection.stitcher.name}, rank 0 of {launch.world_size})"
         with tqdm(total=len(part.rows), unit="row", desc=desc, disable=quiet() or launch.rank != 0) as bar:
             for batch in scored(part.batches, part.dataset, patch, bar):
@@ -175,15 +176,19 @@ def stitch_shard(launch: Launch, prepare: Callable[[], ShardInput]) -> ShardOutp
     log.info("rank %d of %d: rows %s accumulated and reduced", launch.rank, launch.world_size, part.rows)
     parts: list[Any] = [None] * launch.world_size
     dist.all_gather_object(parts, patch)
-    merged = None
-    if parts[0] is not None:
-        merged = parts[0]
-        for later in parts[1:]:
-            merged.merge(later)
+    merged = failure = None
+    try:  # on every rank, so that a failure (no illuminated pixel) is every rank's
+        if parts[0] is not None:
+            for later in parts[1:]:
+                parts[0].merge(later)
+            merged = parts[0].result()
+    except Exception as exc:  # noqa: BLE001 - shared with every rank, then re-raised here
+        failure = exc
+    share(failure)
     if launch.rank != 0:
         acc.close()
         return ShardOutput(None, None)
-    return ShardOutput(acc.finish(), None if merged is None else merged.result())
+    return ShardOutput(acc, merged)
 
 
 def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
@@ -223,7 +228,7 @@ def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
         def write() -> tuple[Path, dict[str, Any]]:
             part = prepared[0]
             with claim(config.output_dir, overwrite=config.overwrite) as folder:
-                scores = score(part.dataset, done.result, done.patch)
+                scores = score(part.dataset, done.accumulator.finish(), done.patch)
                 document = write_results(folder.staging, part.dataset.YY_ground_truth, part.selection, scores, part.context.options)
                 inputs = {"test_npz": config.test_npz, "predictions": config.predictions}
                 record = provenance("evaluate", inputs, replace(config, stitch=part.context.options), part.selection, {})

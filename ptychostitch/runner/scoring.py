@@ -72,7 +72,7 @@ def stitch_and_score(
     batches : iterable of PatchBatch
         The patch stream, in row order.
     """
-    patch = patch_metrics(dataset)
+    patch = patch_accumulator(dataset)
     name = selection.stitcher.name
     with tqdm(total=context.n_rows, unit="row", desc=f"predict + stitch ({name})", disable=quiet()) as bar:
         result = guard.stitch(selection.stitcher, context, scored(batches, dataset, patch, bar))
@@ -84,7 +84,7 @@ def quiet() -> bool:
     return not logging.getLogger("ptychostitch").isEnabledFor(logging.INFO)
 
 
-def patch_metrics(dataset: GridLinesDataset, first_row: int = 0, *, warn: bool = True) -> PatchMetrics | None:
+def patch_accumulator(dataset: GridLinesDataset, first_row: int = 0, *, warn: bool = True) -> PatchMetrics | None:
     """The patch-metrics accumulator of ``dataset``'s rows from ``first_row``; None (with a warning) without a probe."""
     probe = simulation_probe(dataset)
     if probe is None:
