@@ -43,3 +43,17 @@ def test_bad_input_ends_both_ranks_with_its_reason(tmp_path: Path, torchrun) -> 
     assert done.returncode != 0
     assert "patches" in done.stderr and str(pred) in done.stderr
     assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_a_failure_on_rank_1_alone_ends_rank_0_with_its_reason(tmp_path: Path, torchrun) -> None:  # noqa: ANN001
+    written = write_grid_file(tmp_path / "test.npz", gridsize=1)
+    patches = written.true_patches.copy()
+    patches[-1] = np.nan  # the last row is rank 1's: rank 0's rows are clean
+    pred = write_predictions(tmp_path / "pred.npz", patches)
+    done = torchrun("evaluate", "--test-npz", str(written.path), "--predictions", str(pred), "--output-dir", str(tmp_path / "o"), "-q",
+                    "--stitcher", "torch-mmap", cwd=tmp_path)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.startswith("ptychostitch evaluate: error: ")]
+    assert len(lines) == 2 and all("expected finite values" in line and f"'{pred}'" in line for line in lines)
+    assert any(line.startswith("ptychostitch evaluate: error: rank 1: ") for line in lines)  # rank 0 names the rank that failed
+    assert not (tmp_path / "o" / "metrics.json").exists()
