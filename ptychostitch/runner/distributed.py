@@ -206,7 +206,7 @@ def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
     from ptychostitch.data import load_gridlines, read_predictions
     from ptychostitch.runner.artifacts import write_results
     from ptychostitch.runner.context import plan_stitch
-    from ptychostitch.runner.provenance import provenance, record_name
+    from ptychostitch.runner.provenance import Stages, provenance, record_name
     from ptychostitch.runner.result_folder import claim
     from ptychostitch.runner.scoring import score
 
@@ -223,15 +223,19 @@ def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
             prepared.append(ShardInput(dataset, plan.selection, plan.context, rows, predictions.batches(rows=rows)))
             return prepared[0]
 
-        done = stitch_shard(launch, prepare)
+        stage = Stages()  # rank 0's are recorded
+        with stage("load+stitch"):
+            done = stitch_shard(launch, prepare)
 
         def write() -> tuple[Path, dict[str, Any]]:
             part = prepared[0]
             with claim(config.output_dir, overwrite=config.overwrite) as folder:
-                scores = score(part.dataset, done.accumulator.finish(), done.patch)
-                document = write_results(folder.staging, part.dataset.YY_ground_truth, part.selection, scores, part.context.options)
+                with stage("score"):
+                    scores = score(part.dataset, done.accumulator.finish(), done.patch)
+                with stage("artifacts"):
+                    document = write_results(folder.staging, part.dataset.YY_ground_truth, part.selection, scores, part.context.options)
                 inputs = {"test_npz": config.test_npz, "predictions": config.predictions}
-                record = provenance("evaluate", inputs, replace(config, stitch=part.context.options), part.selection, {})
+                record = provenance("evaluate", inputs, replace(config, stitch=part.context.options), part.selection, stage.seconds)
                 section = record_of(launch, shards(range(part.dataset.n_rows), launch.world_size))
                 write_json(folder.staging / record_name("evaluate"), {**record, "distributed": section})
                 folder.commit(document, keep=(config.test_npz, config.predictions))

@@ -28,7 +28,9 @@ def test_two_ranks_equal_one_process(tmp_path: Path, kind: str, torchrun) -> Non
         scale = np.abs(one["object"]).max()
         assert np.abs(two["object"] - one["object"]).max() <= 1e-6 * scale
         np.testing.assert_allclose(two["coverage"], one["coverage"], rtol=1e-6)
-    assert json.loads((tmp_path / "two" / "evaluate.json").read_text())["distributed"]["world_size"] == 2
+    record = json.loads((tmp_path / "two" / "evaluate.json").read_text())
+    assert record["distributed"]["world_size"] == 2
+    assert list(record["timings_s"]) == ["load+stitch", "score", "artifacts"]
     one_patch, two_patch = (json.loads((tmp_path / name / "metrics.json").read_text())["patch"] for name in ("one", "two"))
     assert one_patch is not None and two_patch is not None
     for key in ("mae_amp", "mse_amp", "mae_phase", "mse_phase"):
