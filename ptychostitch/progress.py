@@ -75,14 +75,16 @@ class Progress:
         Log one line when the loop ends (when stderr is not a terminal).
     interval_s : float
         Seconds between two lines while the loop runs (when stderr is not a terminal).
+    show : bool
+        False to show nothing whatever the level (a rank other than 0 of a distributed launch).
     """
 
     def __init__(
-        self, logger: logging.Logger, description: str, total: int | None, unit: str = "it", *, summary: bool = True, interval_s: float = INTERVAL_S
+        self, logger: logging.Logger, description: str, total: int | None, unit: str = "it", *, summary: bool = True, interval_s: float = INTERVAL_S, show: bool = True
     ) -> None:
         self.log, self.description, self.total, self.unit = logger, description, total, unit
         self.summary, self.interval_s = summary, interval_s
-        self.enabled = logger.isEnabledFor(logging.INFO)
+        self.enabled = show and logger.isEnabledFor(logging.INFO)
         self.n = 0
         self.postfix: dict[str, str] = {}
         self.start = self._last = time.perf_counter()

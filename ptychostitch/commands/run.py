@@ -32,8 +32,12 @@ def execute(args: argparse.Namespace) -> int:
 
     if args.resume is not None and not isinstance(args.epochs, _Given):
         args.epochs = None
+    elif args.epochs is not None:
+        args.epochs = int(args.epochs)  # a plain int from here on: the checkpoint stores it, and loads only plain types
     try:
-        print_summary(*run(config_from_args(RunConfig, args)))
+        folder, document = run(config_from_args(RunConfig, args))
+        if document:  # under a distributed launch only rank 0 has a result to show
+            print_summary(folder, document)
     except TrainingInterrupted as stop:
         print(f"ptychostitch run: stopped after epoch {stop.epoch}; resume with: python -m ptychostitch run --resume {shlex.quote(str(stop.folder))}",
               file=sys.stderr)

@@ -88,9 +88,13 @@ class PatchMetrics:
         Only ``|probe|`` is used.
     illumination_threshold : float
         Phase is scored where ``|probe| >= illumination_threshold * max |probe|``.
+    first_row : int
+        The row the first batch starts at (a shard of the stream, see :meth:`merge`).
     """
 
-    def __init__(self, probe: np.ndarray, *, illumination_threshold: float = DEFAULT_ILLUMINATION_THRESHOLD) -> None:
+    def __init__(
+        self, probe: np.ndarray, *, illumination_threshold: float = DEFAULT_ILLUMINATION_THRESHOLD, first_row: int = 0
+    ) -> None:
         amp = np.abs(np.asarray(probe)).astype(np.float64)
         if amp.ndim == 3 and amp.shape[2] == 1:
             amp = amp[:, :, 0]
@@ -103,6 +107,7 @@ class PatchMetrics:
         self._probe_amp = amp[:, :, None]
         self._illuminated = (amp >= illumination_threshold * amp.max())[:, :, None]
         self._threshold = float(illumination_threshold)
+        self._first = int(first_row)
         self._rows = 0
         self._sums = np.zeros(4, dtype=np.float64)
         self._amp_pixels = 0
@@ -115,7 +120,7 @@ class PatchMetrics:
         ----------
         start : int
             Row index of the batch's first row; batches must arrive in order, without gaps or
-            repeats (the first starts at 0).
+            repeats (the first starts at ``first_row``).
         pred : ndarray, shape (b, N, N, C) or (b, N, N), complex
             Predicted patches in model units (the normalised object, no probe).
         Y_I, Y_phi : ndarray, same shape as ``pred``, real
@@ -126,8 +131,9 @@ class PatchMetrics:
         InputError
             Out-of-order batch, shapes that do not match each other or the probe, non-finite values.
         """
-        if start != self._rows:
-            raise InputError(f"patch batch starts at row {start}, expected row {self._rows} (batches must be consecutive)")
+        if start != self._first + self._rows:
+            expected = self._first + self._rows
+            raise InputError(f"patch batch starts at row {start}, expected row {expected} (batches must be consecutive)")
         p = _with_channels(pred, "predicted patches")
         amp_label = _with_channels(Y_I, "Y_I")
         phase_label = _with_channels(Y_phi, "Y_phi")
@@ -150,6 +156,24 @@ class PatchMetrics:
         self._amp_pixels += amp_err.size
         self._phase_pixels += phase_err.size
         self._rows += len(p)
+
+    def merge(self, other: PatchMetrics) -> None:
+        """Add the sums of ``other``, the accumulator of the rows that follow this one's (the next shard).
+
+        Shards merged in row order give the sums of one pass up to float64 rounding.
+
+        Raises
+        ------
+        InputError
+            ``other`` does not start where this one ends, or scores with another threshold.
+        """
+        stop = self._first + self._rows
+        if other._first != stop or other._threshold != self._threshold or other._probe_amp.shape != self._probe_amp.shape:
+            raise InputError(f"patch metrics merged must be consecutive shards: expected one from row {stop}, found row {other._first}")
+        self._sums += other._sums
+        self._amp_pixels += other._amp_pixels
+        self._phase_pixels += other._phase_pixels
+        self._rows += other._rows
 
     def result(self) -> PatchMetricsResult:
         """The metrics over every row added so far.

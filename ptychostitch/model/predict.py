@@ -19,7 +19,7 @@ def to_nchw(rows: Any, device: torch.device) -> torch.Tensor:
 
 
 def predict_batches(
-    model: torch.nn.Module, diffraction: Any, batch_size: int = 256, device: str = "cpu", *, twin: bool = False
+    model: torch.nn.Module, diffraction: Any, batch_size: int = 256, device: str = "cpu", *, twin: bool = False, rows: range | None = None
 ) -> Iterator[PatchBatch]:
     """Predict patches batch by batch, in row order (the stream a stitcher consumes).
 
@@ -36,6 +36,9 @@ def predict_batches(
     twin : bool
         Yield the twins of the predicted patches (:func:`~ptychostitch.model.physics.twin_image`;
         see :func:`ptychostitch.model.twin.choose_orientation`).
+    rows : range, optional
+        Predict only these consecutive rows (a rank's shard), batches counted from
+        ``rows.start``; all rows by default.
 
     Yields
     ------
@@ -49,11 +52,11 @@ def predict_batches(
     """
     target = torch.device(device)
     model.to(target).eval()
-    n_rows = len(diffraction)
-    starts = range(0, n_rows, batch_size)
+    rows = range(len(diffraction)) if rows is None else rows
+    starts = range(rows.start, rows.stop, batch_size)
     with torch.no_grad():
         for index, start in enumerate(starts):
-            stop = min(start + batch_size, n_rows)
+            stop = min(start + batch_size, rows.stop)
             x = to_nchw(diffraction[start:stop], target)
             where = f"prediction batch {index + 1} (rows {start}:{stop})"
             patches = np.moveaxis(as_complex_patches(model(x), tuple(x.shape), where).cpu().numpy(), 1, -1)

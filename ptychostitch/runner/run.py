@@ -34,6 +34,7 @@ from ptychostitch.model.train import TrainingData, train
 from ptychostitch.model.twin import choose_orientation
 from ptychostitch.options import check_numbers
 from ptychostitch.patch_stream import PatchBatch
+from ptychostitch.runner import distributed
 from ptychostitch.runner.artifacts import write_results
 from ptychostitch.runner.context import plan_stitch, simulated_context, stitch_context, stitch_options
 from ptychostitch.runner.dataset_cache import cached_dataset, usable_root
@@ -53,15 +54,20 @@ PREDICTIONS_FILE = "predictions.npz"
 """The predicted patches in a run's result folder, in ``evaluate``'s format (unless ``--no-save-predictions``)."""
 
 
-def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
+def run(config: RunConfig, team: Any = None) -> tuple[Path, dict[str, Any]]:
     """Run the whole pipeline; return the output folder used and the ``metrics.json`` content.
 
     Every option is checked first (:func:`_prepare`), then the result folder is claimed
     (:func:`~ptychostitch.runner.result_folder.claim`), so an unusable option or ``output_dir`` is
     an error before anything is simulated or trained; every file, the checkpoint and the
     reassembly file included, is written into its staging folder and committed at the end,
-    ``metrics.json`` last.
+    ``metrics.json`` last. Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank runs
+    :mod:`ptychostitch.runner.sharded_run`, which calls this on rank 0 with its ``team``.
     """
+    if team is None and distributed.launched():
+        from ptychostitch.runner.sharded_run import run_sharded
+
+        return run_sharded(config)
     if (config.train_npz is None) != (config.test_npz is None):
         raise InputError("give both --train-npz and --test-npz, or neither (to simulate the embedded default)")
     resume = None
@@ -71,7 +77,7 @@ def run(config: RunConfig) -> tuple[Path, dict[str, Any]]:
     stage = Stages()
     prepared = _prepare(config, device, stage)
     with claim(config.output_dir, overwrite=config.overwrite) as folder:
-        document = _run(config, device, folder, prepared, stage, resume)
+        document = _run(config, device, folder, prepared, stage, resume, team)
     return folder.final, document
 
 
@@ -124,7 +130,9 @@ def _train_split(config: RunConfig, path: Path, test: GridLinesDataset) -> GridL
     return train_split
 
 
-def _run(config: RunConfig, device: str, folder: ResultFolder, prepared: _Prepared, stage: Stages, resume: Any = None) -> dict[str, Any]:
+def _run(
+    config: RunConfig, device: str, folder: ResultFolder, prepared: _Prepared, stage: Stages, resume: Any = None, team: Any = None
+) -> dict[str, Any]:
     staging = folder.staging
     test, train_split, context, selection, cached = prepared.test, prepared.train, prepared.context, prepared.selection, None
     if prepared.embedded is not None:
@@ -135,6 +143,8 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, prepared: _Prepar
             context = stitch_context(test, stitch_options(test, replace(config.stitch, device=device)))
             train_split = _train_split(config, cached.paths.train, test)
     assert test is not None and context is not None
+    if team is not None:
+        team.check(selection)
     with stage("train"), _keep_checkpoints(folder):
         model, spec, history = _model(config, test, train_split, device, resume, staging)
         probe = simulation_probe(test)
@@ -149,15 +159,20 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, prepared: _Prepar
             staging / "checkpoint.pt", model, spec,
             {"loss": config.loss, "epochs": config.epochs, "history": [asdict(e) for e in history], "twin": twin},
         )
+        if team is not None:
+            team.share(config, device, test, selection, spec, model, twin)
     with stage("predict+stitch"):
         diffraction = test.diffraction
         tmp_file = staging / reassembly.RELATIVE_PATH
-        if test.positions is not None:
-            reassembly.write_reassembly(test, tmp_file)
-            diffraction = reassembly.mapped_diffraction(tmp_file, test.channels)
-        patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
-        with _saved_predictions(staging, test, config.save_predictions) as tee:
-            scores = stitch_and_score(test, context, selection, tee(patches))
+        if team is not None:
+            scores = team.predict_and_score(model, test, context, selection, twin, config, device)
+        else:
+            if test.positions is not None:
+                reassembly.write_reassembly(test, tmp_file)
+                diffraction = reassembly.mapped_diffraction(tmp_file, test.channels)
+            patches = predict_batches(model, diffraction, batch_size=config.infer_batch_size, device=device, twin=twin)
+            with _saved_predictions(staging, test, config.save_predictions) as tee:
+                scores = stitch_and_score(test, context, selection, tee(patches))
     with stage("artifacts"):
         document = write_results(staging, test.YY_ground_truth, selection, scores, context.options)
         if history:
@@ -184,6 +199,7 @@ def _run(config: RunConfig, device: str, folder: ResultFolder, prepared: _Prepar
             "model": spec.to_dict(),
             "twin_orientation": asdict(orientation) if orientation is not None else None,
             "training": [asdict(epoch) for epoch in history],
+            **({} if team is None else {"distributed": team.record()}),
         },
     )
     folder.commit(document, keep=[path for path in (config.train_npz, config.test_npz, config.checkpoint) if path is not None])

@@ -91,17 +91,24 @@ def stitch_and_score(
     batches : iterable of PatchBatch
         The patch stream, in row order.
     """
-    probe = simulation_probe(dataset)
-    patch = PatchMetrics(probe) if probe is not None else None
-    if patch is None:
-        log.warning("%s: no probe, so patch metrics are skipped", dataset.path)
+    patch = patch_accumulator(dataset)
     name = selection.stitcher.name
     stats = PredictionStatsAccumulator(pixel_weights(context))
     with Progress(log, f"predict + stitch ({name})", context.n_rows, "row") as bar:
-        result = guard.stitch(selection.stitcher, context, _scored(batches, dataset, patch, stats, context.frame_rows, bar))
+        result = guard.stitch(selection.stitcher, context, scored(batches, dataset, patch, bar, stats, context.frame_rows))
     predictions = stats.result()
     warn_about_predictions(predictions, context)
     return score(dataset, result, patch.result() if patch is not None else None, predictions)
+
+
+def patch_accumulator(dataset: GridLinesDataset, first_row: int = 0, *, warn: bool = True) -> PatchMetrics | None:
+    """The patch-metrics accumulator of ``dataset``'s rows from ``first_row``; None (with a warning) without a probe."""
+    probe = simulation_probe(dataset)
+    if probe is None:
+        if warn:
+            log.warning("%s: no probe, so patch metrics are skipped", dataset.path)
+        return None
+    return PatchMetrics(probe, first_row=first_row)
 
 
 def score(
@@ -155,17 +162,18 @@ def warn_about_predictions(stats: PredictionStats, context: StitchContext) -> No
         )
 
 
-def _scored(
+def scored(
     batches: Iterable[PatchBatch],
     dataset: GridLinesDataset,
     patch: PatchMetrics | None,
-    stats: PredictionStatsAccumulator,
-    frame_rows: range,
     bar: Progress,
+    stats: PredictionStatsAccumulator | None = None,
+    frame_rows: range = range(0),
 ) -> Iterator[PatchBatch]:
+    """Pass ``batches`` on, scoring each against its labels in ``patch`` first (when not None), counting its ``frame_rows`` in ``stats`` (when not None) and counting it on ``bar``."""
     for batch in batches:
         lo, hi = max(batch.start, frame_rows.start), min(batch.stop, frame_rows.stop)
-        if lo < hi:
+        if stats is not None and lo < hi:
             stats.update(batch.patches[lo - batch.start : hi - batch.start])
         if patch is not None:
             labels = {key: getattr(dataset, key)[batch.start : batch.stop] for key in ("Y_I", "Y_phi")}

@@ -11,6 +11,10 @@
   the highest-priority capable stitcher and logs every rejection with its reason; an explicit name
   is used, or refused with its reason; :func:`verdict` is the answer both give, naming the
   option at fault when another ``--stitch-weighting`` or ``--crop`` would work;
+- :mod:`~ptychostitch.stitchers.accumulate`: the optional mergeable accumulators (split, merge,
+  reduce across ranks, snapshot);
+- :mod:`~ptychostitch.stitchers.live`: :class:`LiveStitch`, frames stitched as they arrive (late
+  positions held back, dropped frames counted; :func:`live_context`);
 - the built-in stitchers, each registered through the same entry-point group.
 """
 
@@ -25,11 +29,13 @@ from ptychostitch.stitchers.contract import (
     check_context,
     frame_batches,
 )
+from ptychostitch.stitchers.live import LiveStitch, live_context
 from ptychostitch.stitchers.selection import Selection, available, get, select, verdict
 
 __all__ = [
     "Capability",
     "FrameBatch",
+    "LiveStitch",
     "PatchBatch",
     "Selection",
     "StitchContext",
@@ -40,6 +46,7 @@ __all__ = [
     "check_context",
     "frame_batches",
     "get",
+    "live_context",
     "select",
     "verdict",
 ]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +11,9 @@ import pytest
 from ptychostitch.cli import main
 from ptychostitch.testing.files import write_grid_file, write_predictions, write_scattered_file
 
-TIMEOUT_S = 240
-
-
-def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PTYCHOSTITCH_DIST_TIMEOUT": "60", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "ptychostitch", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-
 
 @pytest.mark.parametrize("kind", ["grid1", "grid2", "scattered"])
-def test_two_ranks_equal_one_process(tmp_path: Path, kind: str) -> None:
+def test_two_ranks_equal_one_process(tmp_path: Path, kind: str, torchrun) -> None:  # noqa: ANN001
     if kind == "scattered":
         written = write_scattered_file(tmp_path / "test.npz")
     else:
@@ -38,14 +28,34 @@ def test_two_ranks_equal_one_process(tmp_path: Path, kind: str) -> None:
         scale = np.abs(one["object"]).max()
         assert np.abs(two["object"] - one["object"]).max() <= 1e-6 * scale
         np.testing.assert_allclose(two["coverage"], one["coverage"], rtol=1e-6)
-    assert '"world_size": 2' in (tmp_path / "two" / "evaluate.json").read_text()
+    record = json.loads((tmp_path / "two" / "evaluate.json").read_text())
+    assert record["distributed"]["world_size"] == 2
+    assert list(record["timings_s"]) == ["load+stitch", "score", "artifacts"]
+    one_patch, two_patch = (json.loads((tmp_path / name / "metrics.json").read_text())["patch"] for name in ("one", "two"))
+    assert one_patch is not None and two_patch is not None
+    for key in ("mae_amp", "mse_amp", "mae_phase", "mse_phase"):
+        assert two_patch[key] == pytest.approx(one_patch[key], rel=1e-12, abs=1e-15)
 
 
-def test_bad_input_ends_both_ranks_with_its_reason(tmp_path: Path) -> None:
+def test_bad_input_ends_both_ranks_with_its_reason(tmp_path: Path, torchrun) -> None:  # noqa: ANN001
     written = write_grid_file(tmp_path / "test.npz", gridsize=1)
     wrong = np.zeros((3, *written.true_patches.shape[1:]), np.complex64)
     pred = write_predictions(tmp_path / "pred.npz", wrong)
     done = torchrun("evaluate", "--test-npz", str(written.path), "--predictions", str(pred), "--output-dir", str(tmp_path / "o"), "-q", cwd=tmp_path)
     assert done.returncode != 0
     assert "patches" in done.stderr and str(pred) in done.stderr
+    assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_a_failure_on_rank_1_alone_ends_rank_0_with_its_reason(tmp_path: Path, torchrun) -> None:  # noqa: ANN001
+    written = write_grid_file(tmp_path / "test.npz", gridsize=1)
+    patches = written.true_patches.copy()
+    patches[-1] = np.nan  # the last row is rank 1's: rank 0's rows are clean
+    pred = write_predictions(tmp_path / "pred.npz", patches)
+    done = torchrun("evaluate", "--test-npz", str(written.path), "--predictions", str(pred), "--output-dir", str(tmp_path / "o"), "-q",
+                    "--stitcher", "torch-mmap", cwd=tmp_path)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.startswith("ptychostitch evaluate: error: ")]
+    assert len(lines) == 2 and all("expected finite values" in line and f"'{pred}'" in line for line in lines)
+    assert any(line.startswith("ptychostitch evaluate: error: rank 1: ") for line in lines)  # rank 0 names the rank that failed
     assert not (tmp_path / "o" / "metrics.json").exists()

@@ -83,6 +83,29 @@ def test_streaming_does_not_depend_on_the_batch_size() -> None:
     assert streamed.as_dict() == pytest.approx(whole.as_dict(), rel=1e-12)
 
 
+def test_shards_merged_in_row_order_equal_one_pass() -> None:
+    obj, y_i, y_phi, probe = labelled_patches(11, 4, seed=4)
+    rng = np.random.default_rng(5)
+    pred = (obj * (1 + 0.1 * rng.standard_normal(obj.shape)) * np.exp(0.3j * rng.standard_normal(obj.shape))).astype(np.complex64)
+    whole = patch_metrics(pred, y_i, y_phi, probe)
+    shards = []
+    for lo, hi in ((0, 4), (4, 4), (4, 11)):  # an empty shard too (more ranks than batches)
+        acc = PatchMetrics(probe, first_row=lo)
+        if hi > lo:
+            acc.update(lo, pred[lo:hi], y_i[lo:hi], y_phi[lo:hi])
+        shards.append(acc)
+    merged = shards[0]
+    for later in shards[1:]:
+        merged.merge(later)
+    result = merged.result()
+    assert (result.rows, result.amp_pixels, result.phase_pixels) == (whole.rows, whole.amp_pixels, whole.phase_pixels)
+    assert result.as_dict() == pytest.approx(whole.as_dict(), rel=1e-12)
+    first = PatchMetrics(probe)
+    first.update(0, pred[:4], y_i[:4], y_phi[:4])
+    with pytest.raises(InputError, match="expected one from row 4, found row 6"):
+        first.merge(PatchMetrics(probe, first_row=6))
+
+
 def test_bad_patch_input_is_an_error() -> None:
     obj, y_i, y_phi, probe = labelled_patches(2, 1)
     with pytest.raises(InputError, match="differ in shape"):

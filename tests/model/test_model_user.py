@@ -60,6 +60,9 @@ def test_factory_is_loaded_and_called_with_n_and_gridsize(user_module: str) -> N
     patches = np.concatenate([b.patches for b in batches])
     assert patches.dtype == np.complex64 and patches.shape == (5, 16, 16, 4)
     np.testing.assert_allclose(patches, x - 1j * x, rtol=1e-6)
+    shard = list(predict_batches(model, x, batch_size=2, rows=range(2, 5)))  # a rank's rows, batches from its first row
+    assert [(b.start, len(b.patches)) for b in shard] == [(2, 2), (4, 1)]
+    np.testing.assert_array_equal(np.concatenate([b.patches for b in shard]), patches[2:5])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,44 @@
+"""Launching ``python -m ptychostitch`` in subprocesses: under ``torchrun`` with 2 Gloo ranks, or as one process with the ranks' settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+TIMEOUT_S = 240
+Launcher = Callable[..., subprocess.CompletedProcess]
+
+
+def _environment() -> dict[str, str]:
+    """This checkout first on the path, short collective timeouts, and one thread (what ``torchrun`` gives each rank)."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PTYCHOSTITCH_DIST_TIMEOUT": "60",
+            "PTYCHOSTITCH_DIST_WAIT_TIMEOUT": "120", "OMP_NUM_THREADS": "1"}
+
+
+def _launch(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, env=_environment(), capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+
+
+@pytest.fixture
+def torchrun() -> Launcher:
+    """``torchrun(*args, cwd=...)``: ``python -m torch.distributed.run --standalone --nproc-per-node 2 -m ptychostitch ARGS``."""
+
+    def launch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return _launch([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "ptychostitch", *args], cwd)
+
+    return launch
+
+
+@pytest.fixture
+def one_process() -> Launcher:
+    """``one_process(*args, cwd=...)``: ``python -m ptychostitch ARGS`` with the environment of a rank (one thread)."""
+
+    def launch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return _launch([sys.executable, "-m", "ptychostitch", *args], cwd)
+
+    return launch
