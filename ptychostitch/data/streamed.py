@@ -157,13 +157,13 @@ class StreamedArray:
             self._cache = inflate(self.path, self.info)
         except CacheUnavailable as exc:
             if self.info.fortran_order:
-                log.warning("%s: key %r: %s, so this Fortran-ordered member is decompressed into memory", self.path, self.info.key, exc)
+                log.warning("%s: key %r: %s, so this Fortran-ordered member is decompressed into memory", quoted(self.path), self.info.key, exc)
                 self._cache = inflate(self.path, self.info, memory=True)
                 return
             log.warning(
                 "%s: key %r: %s, so rows read out of order are decompressed again from the start of the member "
                 "(slow: set TMPDIR to a folder with room for %.0f MB, or re-save the file with np.savez)",
-                self.path, self.info.key, exc, self.info.nbytes / 1e6,
+                quoted(self.path), self.info.key, exc, self.info.nbytes / 1e6,
             )
             self._streaming_only = True
 
