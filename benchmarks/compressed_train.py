@@ -10,7 +10,7 @@ simulated once, stored (``np.savez``, memory-mappable), and copied with ``np.sav
    times as ratios to the stored ones. The first compressed epoch includes the one-time
    decompression into the cache (:mod:`ptychostitch.data.inflated`);
 2. **one-time cost**: :func:`ptychostitch.data.inflated.inflate` of that member alone;
-3. **before the cache**: one shuffled epoch over a file of the first ``--rows-before`` rows
+3. **before the cache**: one shuffled epoch over a file of the first ``--rows-before`` rows (each count)
    (written both ways), read the way every backward read was served before the cache existed
    (decompressing from the start of the member again: the streaming fallback of
    :class:`~ptychostitch.data.streamed.StreamedArray`) and with the cache, against the stored
@@ -20,7 +20,7 @@ simulated once, stored (``np.savez``, memory-mappable), and copied with ``np.sav
    ``--repeats``, alternating stored and compressed; the ratio of the whole run and of its
    train stage. Target: at most 1.5x end to end.
 
-Usage: ``python benchmarks/compressed_train.py [--rows-before 1000] [--batch-size 32] [--epochs 2] [--repeats 2]``.
+Usage: ``python benchmarks/compressed_train.py [--rows-before 500 1000 2000] [--batch-size 32] [--epochs 2] [--repeats 2]``.
 Results: ``docs/performance.md#reading-npz-files``.
 """
 
@@ -107,7 +107,7 @@ def run_seconds(train: Path, test: Path, output: Path, epochs: int, batch_size: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows-before", type=int, default=1000, help="rows of the before-the-cache epoch (quadratic)")
+    parser.add_argument("--rows-before", type=int, nargs="+", default=[500, 1000, 2000], help="rows of the before-the-cache epochs (quadratic)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="end-to-end runs of each kind (the best of each is reported)")
@@ -143,18 +143,19 @@ def main() -> None:
         print(f"\n2. one-time decompression of {info.nbytes / 1e6:.0f} MB: {once:.2f} s "
               f"({info.nbytes / 1e6 / once:.0f} MB/s; {once / base[0]:.0f}x one stored epoch)")
 
-        rows = min(args.rows_before, n_rows)
-        small = {"stored": root / "small.npz", "compressed": root / "small-compressed.npz"}
-        np.savez(small["stored"], **{KEY: stored_rows[:rows]})
-        np.savez_compressed(small["compressed"], **{KEY: stored_rows[:rows]})
-        before_rows = open_npz(small["compressed"]).array(KEY)
-        before_rows._streaming_only = True  # every backward read decompresses from the start again, as before the cache
-        before = epoch_seconds(before_rows, rows, args.batch_size, 1)[0]
-        after = epoch_seconds(open_npz(small["compressed"]).array(KEY), rows, args.batch_size, 1)[0]
-        stored_small = epoch_seconds(open_npz(small["stored"]).array(KEY), rows, args.batch_size, 1)[0]
-        print(f"\n3. one shuffled epoch over a {KEY!r} of {rows} rows: stored {stored_small:.3f} s; compressed before the "
-              f"cache {before:.2f} s (ratio {before / stored_small:.0f}), with it {after:.3f} s (ratio "
-              f"{after / stored_small:.1f}, the one-time decompression included)")
+        print(f"\n3. one shuffled epoch over a {KEY!r} of the first R rows (written both ways)")
+        for rows in sorted({min(r, n_rows) for r in args.rows_before}):
+            small = {"stored": root / f"small-{rows}.npz", "compressed": root / f"small-{rows}-compressed.npz"}
+            np.savez(small["stored"], **{KEY: stored_rows[:rows]})
+            np.savez_compressed(small["compressed"], **{KEY: stored_rows[:rows]})
+            before_rows = open_npz(small["compressed"]).array(KEY)
+            before_rows._streaming_only = True  # every backward read decompresses from the start again, as before the cache
+            before = epoch_seconds(before_rows, rows, args.batch_size, 1)[0]
+            after = epoch_seconds(open_npz(small["compressed"]).array(KEY), rows, args.batch_size, 1)[0]
+            stored_small = epoch_seconds(open_npz(small["stored"]).array(KEY), rows, args.batch_size, 1)[0]
+            print(f"  R = {rows:5d}: stored {stored_small:.3f} s; compressed before the cache {before:6.2f} s (ratio "
+                  f"{before / stored_small:4.0f}), with it {after:.3f} s (ratio {after / stored_small:4.1f}, the one-time "
+                  f"decompression included)")
 
         print(f"\n4. run, {args.epochs} epochs, one-layer model, CPU, best of {args.repeats}")
         results: dict[str, list[tuple[float, float, float]]] = {"stored": [], "compressed": []}
