@@ -10,6 +10,7 @@ import pytest
 
 from ptychostitch.data import inflated, load_gridlines, open_npz
 from ptychostitch.data.streamed import StreamedArray
+from ptychostitch.errors import InputError
 from ptychostitch.testing.files import write_grid_file, write_npz
 
 PER_ROW_KEYS = ("diffraction", "Y_I", "Y_phi", "coords_nominal")
@@ -92,3 +93,24 @@ def test_without_room_for_the_temporary_file_rows_are_still_read_correctly(
     np.testing.assert_array_equal(lazy[0:5], rows[0:5])
     assert not lazy.cached
     assert "no such folder" in caplog.text and "set TMPDIR" in caplog.text
+
+
+@pytest.mark.parametrize("memory", [True, False], ids=["in memory", "temporary file"])
+def test_damaged_data_found_while_filling_the_cache_is_a_one_line_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_folder: Path, memory: bool
+) -> None:
+    monkeypatch.setattr(inflated, "IN_MEMORY_BYTES", inflated.IN_MEMORY_BYTES if memory else 0)
+    rows = np.random.default_rng(3).random((600, 16, 16, 2), dtype=np.float32)
+    path = tmp_path / "damaged.npz"
+    np.savez_compressed(path, rows=rows)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    lazy = open_npz(path).array("rows")
+    np.testing.assert_array_equal(lazy[10:20], rows[10:20])  # before the damage
+    with pytest.raises(InputError) as err:
+        lazy[0:5]  # backwards: the whole member is decompressed, through the damage
+    message = str(err.value)
+    assert message.startswith(f"{str(path)!r}: key 'rows': expected ") and "damaged" in message and "\n" not in message, message
+    assert not lazy.cached and list(cache_folder.iterdir()) == []
