@@ -100,11 +100,7 @@ def describe_member(archive: zipfile.ZipFile, raw: BinaryIO, item: zipfile.ZipIn
                 f"by its {item.compress_size} compressed bytes (deflate expands at most {MAX_DEFLATE_RATIO}:1)"
             )
         return info
-    raw.seek(item.header_offset)
-    signature, name_len, extra_len = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
-    if signature != LOCAL_HEADER_SIGNATURE:
-        raise InputError(f"{where}: damaged zip member (bad local header)")
-    offset = item.header_offset + _LOCAL_HEADER.size + name_len + extra_len + header_len
+    offset = member_data_start(raw, item, where) + header_len
     if not dtype.hasobject:
         if item.file_size != header_len + info.nbytes or offset + info.nbytes > size:
             raise InputError(
@@ -112,6 +108,18 @@ def describe_member(archive: zipfile.ZipFile, raw: BinaryIO, item: zipfile.ZipIn
                 f"found {min(item.file_size - header_len, size - offset)} (truncated?)"
             )
     return MemberInfo(key, shape, dtype, fortran, False, offset)
+
+
+def member_data_start(raw: BinaryIO, item: zipfile.ZipInfo, where: str) -> int:
+    """Byte offset in the zip file where ``item``'s (stored or deflated) bytes begin, after its local header.
+
+    ``where`` starts the :class:`InputError` raised when the local header is damaged.
+    """
+    raw.seek(item.header_offset)
+    signature, name_len, extra_len = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+    if signature != LOCAL_HEADER_SIGNATURE:
+        raise InputError(f"{where}: damaged zip member (bad local header)")
+    return item.header_offset + _LOCAL_HEADER.size + name_len + extra_len
 
 
 def read_header(fh: BinaryIO, path: Path, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:

@@ -2,8 +2,10 @@
 
 A deflated member (``np.savez_compressed``, PtychoPINN's writer) cannot be memory-mapped.
 :class:`StreamedArray` decompresses rows on demand. Reading rows in increasing order (as
-:func:`iter_row_batches` does) costs one decompression pass and one batch of memory; going back
-to an earlier row restarts decompression from the beginning of the member.
+:func:`iter_row_batches` and stitching do) costs one decompression pass and one batch of memory.
+The first read that goes back to an earlier row (shuffled training batches) decompresses the
+member once, whole, into an uncompressed cache (:mod:`~ptychostitch.data.inflated`), and every
+later read is served from it: random access costs one decompression, never one per batch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, BinaryIO, Iterator, Union
 
 import numpy as np
 
+from ptychostitch.data.inflated import CacheUnavailable, inflate
 from ptychostitch.data.npy_header import MemberInfo, read_array, read_header, reading
 from ptychostitch.errors import InputError, quoted
 
@@ -32,8 +35,12 @@ class StreamedArray:
     or a slice (``a[5]``, ``a[10:20]``, ``a[10:20, ..., 0]``), :meth:`read_rows` and
     ``np.asarray(a)`` (which reads the whole member: do that only for small arrays).
 
-    Consecutive increasing reads continue one open decompression stream; a read that starts
-    before the current stream position re-opens the member and decompresses from its start.
+    Consecutive increasing reads continue one open decompression stream. The first read that
+    starts before the current stream position (and the first read of a Fortran-ordered member,
+    which cannot be streamed by rows) decompresses the member once into an uncompressed cache
+    (:func:`~ptychostitch.data.inflated.inflate`: in memory if small, else a memory-mapped
+    unnamed temporary file), which serves every later read. If the temporary file cannot be
+    written, a warning says why and backward reads decompress from the start of the member again.
     """
 
     def __init__(self, path: Path, info: MemberInfo) -> None:
@@ -42,7 +49,8 @@ class StreamedArray:
         self._archive: zipfile.ZipFile | None = None
         self._stream: BinaryIO | None = None
         self._next_row = 0
-        self._whole: np.ndarray | None = None
+        self._cache: np.ndarray | None = None
+        self._streaming_only = False
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -55,6 +63,11 @@ class StreamedArray:
     @property
     def ndim(self) -> int:
         return len(self.info.shape)
+
+    @property
+    def cached(self) -> bool:
+        """True once the member has been decompressed into its uncompressed cache."""
+        return self._cache is not None
 
     def __len__(self) -> int:
         if not self.info.shape:
@@ -92,14 +105,14 @@ class StreamedArray:
         """Rows ``start .. stop - 1`` as a new array of shape ``(stop - start, *shape[1:])``."""
         if not 0 <= start <= stop <= len(self):
             raise IndexError(f"rows {start}:{stop} are out of range for {len(self)} rows")
-        if self.info.fortran_order:
-            if self._whole is None:
-                log.warning("%s: key %r is compressed in Fortran order, so it is read whole", self.path, self.info.key)
-                self._whole = self._read_all()
-            return self._whole[start:stop]
-        out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
         if start == stop:
-            return out
+            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
+        backwards = self._stream is not None and start < self._next_row
+        if self._cache is None and (self.info.fortran_order or (backwards and not self._streaming_only)):
+            self._fill_cache()
+        if self._cache is not None:
+            return np.array(self._cache[start:stop])
+        out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
         row_bytes = math.prod(self.shape[1:]) * self.dtype.itemsize
         try:
             if self._stream is None or start < self._next_row:
@@ -137,6 +150,23 @@ class StreamedArray:
         self._stream = self._archive = None
         self._next_row = 0
 
+    def _fill_cache(self) -> None:
+        """Decompress the whole member once into :attr:`_cache`; without a temporary file, keep streaming (warned)."""
+        self.close()
+        try:
+            self._cache = inflate(self.path, self.info)
+        except CacheUnavailable as exc:
+            if self.info.fortran_order:
+                log.warning("%s: key %r: %s, so this Fortran-ordered member is decompressed into memory", quoted(self.path), self.info.key, exc)
+                self._cache = inflate(self.path, self.info, memory=True)
+                return
+            log.warning(
+                "%s: key %r: %s, so rows read out of order are decompressed again from the start of the member "
+                "(slow: set TMPDIR to a folder with room for %.0f MB, or re-save the file with np.savez)",
+                quoted(self.path), self.info.key, exc, self.info.nbytes / 1e6,
+            )
+            self._streaming_only = True
+
     def _reopen(self) -> None:
         self.close()
         self._archive = zipfile.ZipFile(self.path)
@@ -144,7 +174,7 @@ class StreamedArray:
         read_header(self._stream, self.path, self.info.key)
 
     def _read_all(self) -> np.ndarray:
-        """The whole member, decoded by numpy (0-d and Fortran-ordered members)."""
+        """The whole member, decoded by numpy (0-d members)."""
         with reading(self.path, self.info.key), zipfile.ZipFile(self.path) as archive, archive.open(self.info.key + ".npy") as fh:
             return read_array(fh, self.path, self.info.key)
 

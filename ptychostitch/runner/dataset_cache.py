@@ -52,7 +52,7 @@ CACHE_ENV = "PTYCHOSTITCH_CACHE"
 """Environment variable naming the cache folder."""
 
 SIMULATOR_VERSION = 1
-"""Version of what :func:`ptychostitch.simulate.simulate` writes; raise it whenever the same configuration would give other files."""
+"""Version of what :func:`ptychostitch.simulate.simulator.simulate` writes; raise it whenever the same configuration would give other files."""
 
 ENTRY = "entry.json"
 """The record that makes a cache folder an entry; written last."""

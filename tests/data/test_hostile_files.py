@@ -11,14 +11,16 @@ import json
 import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ptychostitch.data import load_gridlines
+from ptychostitch.data import inflated, load_gridlines
 from ptychostitch.errors import InputError
 from ptychostitch.simulate import SimulationConfig, simulate
 from ptychostitch.testing.files import write_grid_file, write_npz, write_scattered_file
@@ -28,7 +30,7 @@ MiB = 2**20
 LOAD_AND_MEASURE = textwrap.dedent(
     """
     import resource, sys
-    from ptychostitch.data import load_gridlines
+    from ptychostitch.data import inflated, load_gridlines
     from ptychostitch.errors import InputError
     try:
         load_gridlines(sys.argv[1])
@@ -69,6 +71,22 @@ def add_forged_member(path: Path, key: str, shape: tuple[int, ...]) -> None:
         archive.getinfo(key + ".npy").file_size = len(header) + int(np.prod(shape)) * 8  # written into the central directory
 
 
+def add_misdeclared_member(path: Path, key: str, shape: tuple[int, ...], data_bytes: int) -> int:
+    """Append member ``key``: a ``.npy`` header declaring ``shape`` float32, then ``data_bytes`` zero bytes, deflated,
+    with the zip's decompressed size forged to what the header declares (returned)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    declared = len(buf.getvalue()) + int(np.prod(shape)) * 4
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(key + ".npy", "w", force_zip64=True) as fh:
+            fh.write(buf.getvalue())
+            chunk = bytes(8 * MiB)
+            for start in range(0, data_bytes, len(chunk)):
+                fh.write(chunk[: min(len(chunk), data_bytes - start)])
+        archive.getinfo(key + ".npy").file_size = declared  # written into the central directory
+    return declared
+
+
 def grid_arrays(tmp_path: Path, *, without: tuple[str, ...] = ()) -> dict:
     arrays = dict(write_grid_file(tmp_path / "good.npz").arrays)
     for key in without:
@@ -106,6 +124,37 @@ def test_size_bombs_are_refused_before_anything_is_allocated(tmp_path: Path, kin
     for word in words:
         assert word in outcome, outcome
     assert peak <= baseline + 4 * size + 32 * MiB, f"peak {peak / MiB:.0f} MiB against {baseline / MiB:.0f} MiB for a {size / MiB:.1f} MiB file"
+
+
+@pytest.mark.parametrize("held", ["more", "fewer"])
+@pytest.mark.parametrize("in_memory_bytes", [inflated.IN_MEMORY_BYTES, 0], ids=["in memory", "temporary file"])
+def test_the_cache_of_a_compressed_member_refuses_another_size_than_declared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: str, in_memory_bytes: int
+) -> None:
+    monkeypatch.setattr(inflated, "IN_MEMORY_BYTES", in_memory_bytes)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(cache))
+    arrays = grid_arrays(tmp_path, without=("diffraction", "YY_ground_truth", "norm_Y_I"))  # a train split
+    path = write_npz(tmp_path / f"{held}.npz", arrays, compressed=True)
+    shape = arrays["Y_I"].shape
+    data_bytes = 64 * MiB if held == "more" else int(np.prod(shape)) * 4 - 1000
+    declared = add_misdeclared_member(path, "diffraction", shape, data_bytes)
+    train = load_gridlines(path, split="train")
+    assert train.diffraction[2:4].shape == (2, *shape[1:])  # rows it holds stream as before
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as err:
+            train.diffraction[0:2]  # out of order: decompressed into the cache, whole
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(err.value)
+    assert message.startswith(f"{str(path)!r}: key 'diffraction': expected {declared} bytes once decompressed"), message
+    found = "found more" if held == "more" else f"found {declared - int(np.prod(shape)) * 4 + data_bytes}"
+    assert found in message and "\n" not in message, message
+    assert peak < 3 * inflated.CHUNK_BYTES + 2 * declared, f"peak {peak / MiB:.1f} MiB decompressing a {data_bytes / MiB:.0f} MiB member"
+    assert list(cache.iterdir()) == []
 
 
 def with_metadata(tmp_path: Path, text: str) -> Path:
