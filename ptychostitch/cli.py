@@ -86,15 +86,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.execute(args) or 0)
     except InputError as exc:
-        print(f"{prefix}: error: {one_line(str(exc))}", file=sys.stderr)
+        _say(f"{prefix}: error: {one_line(str(exc))}")
         return EXIT_INPUT
     except PluginFault as exc:
         log.debug("plugin fault", exc_info=True)
-        print(f"{prefix}: plugin fault: {one_line(str(exc))}", file=sys.stderr)
+        _say(f"{prefix}: plugin fault: {one_line(str(exc))}")
         return EXIT_PLUGIN_FAULT
     except KeyboardInterrupt:
         return interrupts.report(prefix)
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
         log.debug("internal error", exc_info=True)
-        print(f"{prefix}: internal error: {one_line(repr(exc))} (run with -v for the traceback)", file=sys.stderr)
+        _say(f"{prefix}: internal error: {one_line(repr(exc))} (run with -v for the traceback)")
         return EXIT_INTERNAL
+
+
+def _say(line: str) -> None:
+    """Write one line to stderr in one write, so that lines of ranks sharing a stderr never run together."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
