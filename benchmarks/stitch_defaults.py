@@ -40,12 +40,11 @@ import numpy as np
 
 from ptychostitch.data import GridLinesDataset, load_gridlines, read_predictions
 from ptychostitch.errors import InputError
-from ptychostitch.geometry import crop_window
 from ptychostitch.metrics import eval_reconstruction
 from ptychostitch.runner.context import stitch_context
 from ptychostitch.simulate.probe import ideal_disk
 from ptychostitch.stitchers import PatchBatch, StitchOptions, available, guard, select
-from ptychostitch.testing.files import gaussian_probe, write_grid_file, write_npz
+from ptychostitch.testing.files import gaussian_probe, write_grid_file, write_npz, zero_border
 
 N = 32
 """Patch side of the synthetic case (ground truth 104 x 104, 625 patches per object at a 4 px step)."""
@@ -58,14 +57,6 @@ OPTIONS = {
 }
 PROBES = {"disk": ideal_disk, "gaussian": gaussian_probe}
 
-
-def zero_border(patches: np.ndarray) -> np.ndarray:
-    """``patches`` (b, N, N, C) with every pixel outside the central N//2 window set to 0."""
-    n = patches.shape[1]
-    start, side = crop_window(n, n // 2)
-    kept = np.zeros_like(patches)
-    kept[:, start : start + side, start : start + side] = patches[:, start : start + side, start : start + side]
-    return kept
 
 
 def noisy(patches: np.ndarray, scale: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -19,6 +19,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from ptychostitch.geometry import crop_window
+
 CoordsOrder = Literal["position-major", "object-major"]
 
 
@@ -94,6 +96,15 @@ class GridFile:
     gt_origin: int
     norm: float
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def zero_border(patches: np.ndarray) -> np.ndarray:
+    """``patches`` (b, N, N, C) with every pixel outside the central N//2 window set to 0: what a PtychoPINN-style decoder outputs at best."""
+    n = patches.shape[1]
+    start, side = crop_window(n, n // 2)
+    kept = np.zeros_like(patches)
+    kept[:, start : start + side, start : start + side] = patches[:, start : start + side, start : start + side]
+    return kept
 
 
 def write_npz(path: Path, arrays: dict[str, Any], *, compressed: bool = False) -> Path:

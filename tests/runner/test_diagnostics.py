@@ -11,7 +11,7 @@ import pytest
 
 from ptychostitch.cli import main
 from ptychostitch.geometry import crop_window
-from ptychostitch.testing.files import write_grid_file, write_predictions, write_scattered_file
+from ptychostitch.testing.files import write_grid_file, write_predictions, write_scattered_file, zero_border
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -58,13 +58,6 @@ def test_the_whole_frame_is_printed_as_such_without_a_warning(tmp_path: Path, ca
     assert warnings(captured.err) == []
     assert (out / "coverage.png").read_bytes().startswith(PNG)
 
-
-def zero_border(patches: np.ndarray) -> np.ndarray:
-    n = patches.shape[1]
-    start, side = crop_window(n, n // 2)
-    kept = np.zeros_like(patches)
-    kept[:, start : start + side, start : start + side] = patches[:, start : start + side, start : start + side]
-    return kept
 
 
 @pytest.mark.parametrize("weighting", ["uniform", "probe"])

@@ -17,24 +17,15 @@ import pytest
 
 from ptychostitch.cli import main
 from ptychostitch.data import load_gridlines, read_predictions
-from ptychostitch.geometry import crop_window
 from ptychostitch.runner.context import plan_stitch, stitch_context
 from ptychostitch.runner.defaults import EvaluateConfig, RunConfig
 from ptychostitch.runner.scoring import stitch_and_score
 from ptychostitch.simulate.probe import ideal_disk
-from ptychostitch.testing.files import GridFile, gaussian_probe, write_grid_file, write_npz, write_predictions
+from ptychostitch.testing.files import GridFile, gaussian_probe, write_grid_file, write_npz, write_predictions, zero_border
 
 STITCHERS = ("torch-mmap", "tf-shift-sum", "tf-style", "median")
 PROBES = {"gaussian": gaussian_probe, "disk": ideal_disk}
 
-
-def zero_border(patches: np.ndarray) -> np.ndarray:
-    """``patches`` (b, N, N, C) with every pixel outside the central N//2 window set to 0."""
-    n = patches.shape[1]
-    start, side = crop_window(n, n // 2)
-    kept = np.zeros_like(patches)
-    kept[:, start : start + side, start : start + side] = patches[:, start : start + side, start : start + side]
-    return kept
 
 
 def grid_with_probe(path: Path, probe: str) -> GridFile:
