@@ -4,12 +4,18 @@ The file is an ordinary ``np.load``-able NPZ: a zip (ZIP64) of ``NAME.npy`` entr
 version-1.0 ``.npy`` header followed by the C-order payload. Entries are STORED (uncompressed)
 by default, so a reader can memory-map a member at its offset in the file, or DEFLATED like
 ``np.savez_compressed``. Write into a temporary path (:func:`ptychostitch.atomic.atomic_path`).
+
+:func:`presized_npz` and :func:`seal_npz` make a one-member stored NPZ whose payload is written
+in place, by several processes at once (through ``np.memmap`` at the payload's offset), and then
+given the CRC-32 of what was written.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
+import zlib
 from types import TracebackType
 from typing import BinaryIO, Iterable
 
@@ -71,6 +77,70 @@ class NpzStreamWriter:
         fh = self._zip.open(f"{name}.npy", mode="w", force_zip64=True)
         np.lib.format.write_array_header_1_0(fh, header)
         return NpzMember(fh, name, tuple(shape), dtype)
+
+
+CHUNK_BYTES = 64 << 20
+"""Bytes per read or write when an NPZ member's payload is filled with zeros or checksummed."""
+
+_LOCAL_HEADER = 30
+"""Bytes of a zip local file header before its name and extra field; its CRC-32 is at offset 14."""
+
+_CENTRAL_CRC = 16
+"""Offset of the CRC-32 in a zip central directory file header."""
+
+
+def presized_npz(path: str | os.PathLike[str], name: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """Create the NPZ ``path`` with the one stored member ``name`` of ``shape`` and ``dtype``, zero-filled; return its payload's offset.
+
+    The payload (the C-order array after the ``.npy`` header) lies contiguous in the file at the
+    offset returned, to be written in place through ``np.memmap(path, dtype, "r+", offset,
+    shape)``; then :func:`seal_npz` records its checksum. The zeros are written in chunks of
+    :data:`CHUNK_BYTES`, so no payload is held whole.
+    """
+    dtype = np.dtype(dtype)
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+    zeros = np.zeros((max(1, min(shape[0], CHUNK_BYTES // max(row_bytes, 1))), *shape[1:]), dtype)
+    with NpzStreamWriter(path) as writer, writer.open_member(name, shape, dtype) as member:
+        for start in range(0, shape[0], len(zeros)):
+            member.write(zeros[: shape[0] - start])
+    start, _ = _member_span(path)
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        np.lib.format.read_magic(fh)
+        np.lib.format.read_array_header_1_0(fh)
+        return fh.tell()
+
+
+def seal_npz(path: str | os.PathLike[str]) -> None:
+    """Record in the NPZ ``path`` (made by :func:`presized_npz`) the CRC-32 of its member as it is now.
+
+    Reads the member in chunks of :data:`CHUNK_BYTES` and rewrites the checksum in its local and
+    central headers, so ``np.load`` (which checks it) reads what was written in place.
+    """
+    start, size = _member_span(path)
+    crc = 0
+    with open(path, "r+b") as fh:
+        fh.seek(start)
+        for _ in range(0, size, CHUNK_BYTES):
+            crc = zlib.crc32(fh.read(min(CHUNK_BYTES, size - (fh.tell() - start))), crc)
+        with zipfile.ZipFile(path) as archive:
+            (info,) = archive.infolist()
+            central = archive.start_dir
+        for at in (info.header_offset + 14, central + _CENTRAL_CRC):
+            fh.seek(at)
+            fh.write(struct.pack("<I", crc))
+
+
+def _member_span(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Offset and size of the one stored member's data in the zip ``path``."""
+    with zipfile.ZipFile(path) as archive:
+        (info,) = archive.infolist()
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{os.fspath(path)!r}: member {info.filename} is compressed, expected stored")
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", fh.read(4))
+    return info.header_offset + _LOCAL_HEADER + name_length + extra_length, info.compress_size
 
 
 class NpzMember:

@@ -34,6 +34,32 @@ def torchrun() -> Launcher:
     return launch
 
 
+STOP_AFTER_FIRST_EPOCH = """
+import sys
+from ptychostitch.cli import main
+from ptychostitch.runner import run as pipeline
+real = pipeline.checkpoint_writer
+def stop_after_first(*args):
+    write = real(*args)
+    def hook(record, state):
+        write(record, state)
+        raise KeyboardInterrupt
+    return hook
+pipeline.checkpoint_writer = stop_after_first
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def one_process_stopped() -> Launcher:
+    """``one_process_stopped(*args, cwd=...)``: ``python -m ptychostitch ARGS`` (a ``run``) interrupted, as by Ctrl-C, after its first epoch."""
+
+    def launch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return _launch([sys.executable, "-c", STOP_AFTER_FIRST_EPOCH, *args], cwd)
+
+    return launch
+
+
 @pytest.fixture
 def one_process() -> Launcher:
     """``one_process(*args, cwd=...)``: ``python -m ptychostitch ARGS`` with the environment of a rank (one thread)."""
