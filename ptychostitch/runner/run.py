@@ -160,7 +160,7 @@ def _run(
             {"loss": config.loss, "epochs": config.epochs, "history": [asdict(e) for e in history], "twin": twin},
         )
         if team is not None:
-            team.share(config, device, test, selection, spec, model, twin)
+            team.share(config, device, test, selection, spec, model, twin, staging)
     with stage("predict+stitch"):
         diffraction = test.diffraction
         tmp_file = staging / reassembly.RELATIVE_PATH

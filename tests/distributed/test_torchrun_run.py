@@ -52,8 +52,18 @@ def test_two_ranks_run_equals_one_process(tmp_path: Path, kind: str, torchrun, o
     with np.load(test) as file:
         n_rows = len(file["diffraction"])
     assert (a0, b1) == (0, n_rows) and b0 == a1 and b0 % 16 == 0  # contiguous, whole batches
-    assert not (tmp_path / "two" / "predictions.npz").exists() and "predictions.npz is not written" in two.stderr
-    assert (tmp_path / "one" / "predictions.npz").exists()
+    with np.load(tmp_path / "one" / "predictions.npz") as a, np.load(tmp_path / "two" / "predictions.npz") as b:
+        assert list(b.keys()) == ["patches"] and b["patches"].dtype == np.complex64
+        np.testing.assert_array_equal(b["patches"], a["patches"])  # each rank wrote its rows in place
+    assert "predictions.npz is not written" not in two.stderr
+    listed = [{p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*")} for name in ("one", "two")]
+    assert "predictions.npz" in {p.name for p in listed[1]} and listed[1] <= listed[0]  # no token or temporary file left
+    again = one_process("evaluate", "-q", "--test-npz", str(test), "--predictions", str(tmp_path / "two" / "predictions.npz"),
+                        "--stitcher", "torch-mmap", "--crop", "16", "--output-dir", str(tmp_path / "again"), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    evaluated = json.loads((tmp_path / "again" / "metrics.json").read_text())["stitched"]
+    for key, value in metrics[1]["stitched"].items():
+        np.testing.assert_allclose(evaluated[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("two")) == ["two"]  # one result folder
 
 
