@@ -68,3 +68,30 @@ def one_process() -> Launcher:
         return _launch([sys.executable, "-m", "ptychostitch", *args], cwd)
 
     return launch
+
+
+RANK_1_ELSEWHERE = """
+import dataclasses
+import sys
+from ptychostitch.cli import main
+from ptychostitch.runner import sharded_run
+real = sharded_run._agreed
+def elsewhere(launch, shared):
+    if shared is not None and launch.rank == 1:
+        shared = dataclasses.replace(shared, token=shared.token + ".on-another-node")
+    return real(launch, shared)
+sharded_run._agreed = elsewhere
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def torchrun_rank_1_elsewhere(tmp_path: Path) -> Launcher:
+    """``torchrun`` of ``ptychostitch ARGS`` in which rank 1 looks for rank 0's token file where it is not, as on a node that does not share the staging folder."""
+    script = tmp_path / "rank_1_elsewhere.py"
+    script.write_text(RANK_1_ELSEWHERE)
+
+    def launch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return _launch([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script), *args], cwd)
+
+    return launch

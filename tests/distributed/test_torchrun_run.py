@@ -67,6 +67,32 @@ def test_two_ranks_run_equals_one_process(tmp_path: Path, kind: str, torchrun, o
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("two")) == ["two"]  # one result folder
 
 
+def test_predictions_are_skipped_with_a_warning_when_a_rank_cannot_see_the_staging_folder(
+    tmp_path: Path, torchrun_rank_1_elsewhere, one_process  # noqa: ANN001
+) -> None:
+    train, test = _datasets(tmp_path, "grid1")
+    common = ["run", "-q", "--train-npz", str(train), "--test-npz", str(test), "--epochs", "1", "--infer-batch-size", "16",
+              "--stitcher", "torch-mmap", "--crop", "16"]
+    done = torchrun_rank_1_elsewhere(*common, "--output-dir", str(tmp_path / "two"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "predictions.npz is not written: rank 1 cannot see the staging folder" in done.stderr
+    assert (tmp_path / "two" / "metrics.json").is_file() and not (tmp_path / "two" / "predictions.npz").exists()
+    assert not [p for p in (tmp_path / "two").rglob("*") if "ranks" in p.name]  # neither the token nor the partial file is left
+    one = one_process(*common, "--no-save-predictions", "--output-dir", str(tmp_path / "one"), cwd=tmp_path)
+    assert one.returncode == 0, one.stderr[-3000:]
+    with np.load(tmp_path / "one" / "stitched.npz") as a, np.load(tmp_path / "two" / "stitched.npz") as b:
+        assert np.abs(b["object"] - a["object"]).max() <= 1e-6 * np.abs(a["object"]).max()  # the stitch is unaffected
+
+
+def test_no_save_predictions_under_two_ranks_writes_none_and_warns_nothing(tmp_path: Path, torchrun) -> None:  # noqa: ANN001
+    train, test = _datasets(tmp_path, "grid1")
+    done = torchrun("run", "-q", "--train-npz", str(train), "--test-npz", str(test), "--epochs", "1", "--no-save-predictions",
+                    "--stitcher", "torch-mmap", "--output-dir", str(tmp_path / "two"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "two" / "metrics.json").is_file() and not (tmp_path / "two" / "predictions.npz").exists()
+    assert "predictions.npz" not in done.stderr and not [p for p in (tmp_path / "two").rglob("*") if "ranks" in p.name]
+
+
 def test_bad_input_under_two_ranks_ends_both_with_its_reason(tmp_path: Path, torchrun) -> None:  # noqa: ANN001
     train, _ = _datasets(tmp_path, "grid1")
     other = write_scattered_file(tmp_path / "n12.npz", N=12, size=40).path  # N 12 against a train split of N 16
