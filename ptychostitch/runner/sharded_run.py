@@ -121,11 +121,11 @@ class Team:
 
         shared = _agreed(self.launch, self.predictions)
         done = distributed.stitch_shard(self.launch, lambda: _shard(self.launch, test, selection, context, model, twin, config, device, shared))
+        self.phase = "write"  # from here a failure (sealing the file too) reaches the ranks waiting for rank 0 to write
         if shared is not None:
             seal_npz(shared.path)
             os.replace(shared.path, Path(shared.path).with_name(PREDICTIONS_FILE))
             Path(shared.token).unlink()
-        self.phase = "write"
         self.blocks = [distributed.shard_batches(test.n_rows, config.infer_batch_size, k, self.launch.world_size) for k in range(self.launch.world_size)]
         return score(test, done.accumulator.finish(), done.patch)
 
