@@ -94,7 +94,7 @@ class Team:
         done = distributed.stitch_shard(self.launch, lambda: _shard(self.launch, test, selection, context, model, twin, config, device))
         self.phase = "write"
         self.blocks = [distributed.shard_batches(test.n_rows, config.infer_batch_size, k, self.launch.world_size) for k in range(self.launch.world_size)]
-        return score(test, done.accumulator.finish(), done.patch)
+        return score(test, done.accumulator.finish(), done.patch, done.predictions)
 
     def record(self) -> dict[str, Any]:
         """The ``distributed`` section of ``run.json``."""
