@@ -61,22 +61,26 @@ class PredictionStats:
 class PredictionStatsAccumulator:
     """Accumulate :class:`PredictionStats` over batches of patches, without keeping any.
 
+    The state is exact and order-free (integer counts of exactly-zero pixels per patch pixel
+    and channel, the first value seen and whether every value equals it), so accumulators of
+    consecutive parts of a stream, :meth:`merge`-d in order, give the statistics of the whole.
+
     Parameters
     ----------
-    weights : ndarray, shape (N, N), real
-        The weight the stitcher gives each patch pixel: 0 outside the kept crop, 1 or
-        ``|probe|**2`` inside it.
+    weights : ndarray, shape (N, N) or (N, N, C), real
+        The weight the stitcher gives each patch pixel (of each channel, when 3-D): 0 where it
+        uses no pixel (outside the kept crop, outside a tile), 1 or ``|probe|**2`` where it does.
     """
 
     def __init__(self, weights: np.ndarray) -> None:
         weights = np.asarray(weights, dtype=np.float64)
-        self._total = float(weights.sum())
-        rows, cols = np.flatnonzero(weights.any(axis=1)), np.flatnonzero(weights.any(axis=0))
+        used = weights if weights.ndim == 2 else weights.any(axis=2)
+        rows, cols = np.flatnonzero(used.any(axis=1)), np.flatnonzero(used.any(axis=0))
         self._kept = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if rows.size else (slice(0, 0), slice(0, 0))
-        self._weights = weights[self._kept]
-        self._patches = 0
-        self._weight = 0.0
-        self._zero_weight = 0.0
+        kept = weights[self._kept]
+        self._weights = kept[..., None] if kept.ndim == 2 else kept
+        self._rows = 0
+        self._zeros: np.ndarray | None = None
         self._first: complex | None = None
         self._constant = True
 
@@ -89,19 +93,36 @@ class PredictionStatsAccumulator:
             self._first = complex(patches.flat[0])
         if self._constant:  # a few values first: a real prediction is told apart without comparing the whole batch
             self._constant = bool(np.all(patches.flat[:64] == self._first)) and bool(np.all(patches == self._first))
-        count = patches.shape[0] * patches.shape[3]
-        self._patches += count
-        self._weight += self._total * count
-        self._zero_weight += float(np.sum(_zeros(patches[:, self._kept[0], self._kept[1]]) * self._weights))
+        self._rows += patches.shape[0]
+        zeros = _zeros(patches[:, self._kept[0], self._kept[1]])
+        self._zeros = zeros if self._zeros is None else self._zeros + zeros
+
+    def merge(self, later: PredictionStatsAccumulator) -> None:
+        """Add the state of ``later``, an accumulator of the same weights (e.g. another rank's rows), in place."""
+        if later._first is None:
+            return
+        if self._first is None:
+            self._first, self._constant = later._first, later._constant
+        else:  # constant at two different values is not constant
+            self._constant = self._constant and later._constant and later._first == self._first
+        self._rows += later._rows
+        self._zeros = later._zeros.copy() if self._zeros is None else self._zeros + later._zeros
 
     def result(self) -> PredictionStats:
-        """The statistics of every batch added so far."""
+        """The statistics of every batch added (or merged) so far."""
         seen = self._first is not None
         constant = seen and self._constant
+        weight = zero_weight = 0.0
+        channels = 0
+        if self._zeros is not None:
+            weights = np.broadcast_to(self._weights, self._zeros.shape)
+            channels = self._zeros.shape[2]
+            weight = self._rows * float(weights.sum())
+            zero_weight = float(np.sum(self._zeros * weights))
         return PredictionStats(
-            patches=self._patches,
-            weight=self._weight,
-            zero_weight=self._zero_weight,
+            patches=self._rows * channels,
+            weight=weight,
+            zero_weight=zero_weight,
             all_zero=constant and self._first == 0,
             constant=constant,
         )
@@ -112,12 +133,12 @@ _MAGNITUDE_BITS = np.uint64(0x7FFF_FFFF_7FFF_FFFF)
 
 
 def _zeros(patches: np.ndarray) -> np.ndarray:
-    """How many of ``patches`` (b, h, w, C) are exactly 0 (``-0.0`` included) at each ``(h, w)``, as int64.
+    """How many of ``patches`` (b, h, w, C) are exactly 0 (``-0.0`` included) at each ``(h, w, c)``, as int64.
 
     A complex64 is 0 when both its float32 halves are +-0, i.e. when every bit but the two sign
     bits is clear: one integer test per value instead of two float compares (about twice as fast).
     Other dtypes are compared with 0.
     """
     if patches.dtype == np.complex64:
-        return np.count_nonzero((patches.view(np.uint64) & _MAGNITUDE_BITS) == 0, axis=(0, 3))
-    return np.count_nonzero(patches == 0, axis=(0, 3))
+        return np.count_nonzero((patches.view(np.uint64) & _MAGNITUDE_BITS) == 0, axis=0)
+    return np.count_nonzero(patches == 0, axis=0)

@@ -136,17 +136,19 @@ class ShardInput:
 
 @dataclass(frozen=True)
 class ShardOutput:
-    """The reduced accumulator (rank 0 only, to finish; None elsewhere) and the patch metrics of every rank's rows merged in rank order."""
+    """Rank 0's (None elsewhere): the reduced accumulator, to finish, and the patch metrics and prediction diagnostics of every rank's rows merged in rank order."""
 
     accumulator: Any
     patch: Any
+    predictions: Any = None
 
 
 def stitch_shard(launch: Launch, prepare: Callable[[], ShardInput]) -> ShardOutput:
     """Every rank: ``prepare`` its shard, accumulate it (scoring its patches), reduce; collective.
 
     A failure on any rank (in ``prepare`` too) is shared before the reduction, so every rank
-    ends with it. Patch metrics are merged in rank order (consecutive shards), the canvases
+    ends with it. Patch metrics and prediction diagnostics are merged in rank order
+    (consecutive shards; rank 0 logs the diagnostics' warnings), the canvases
     summed by :meth:`~ptychostitch.stitchers.accumulate.Accumulator.reduce`. Rank 0 gets the
     reduced accumulator and finishes it after this last collective (a failure there is shared
     with :func:`on_rank0`); the other ranks' accumulators are closed.
@@ -154,20 +156,21 @@ def stitch_shard(launch: Launch, prepare: Callable[[], ShardInput]) -> ShardOutp
     import torch.distributed as dist
 
     from ptychostitch.progress import Progress
-    from ptychostitch.runner.scoring import patch_accumulator, scored
+    from ptychostitch.runner.scoring import patch_accumulator, prediction_stats, scored, warn_about_predictions
     from ptychostitch.stitchers.accumulate import accumulator
 
     failure: BaseException | None = None
-    acc = patch = None
+    acc = patch = stats = None
     try:
         part = prepare()
         acc = accumulator(part.selection.stitcher, part.context)
         if acc is None:
             raise refusal(part.selection.stitcher.name, launch.world_size)
         patch = patch_accumulator(part.dataset, part.rows.start, warn=launch.rank == 0)
+        stats = prediction_stats(part.selection.stitcher, part.context)
         desc = f"predict + stitch ({part.selection.stitcher.name}, rank 0 of {launch.world_size})"
         with Progress(log, desc, len(part.rows), "row", show=launch.rank == 0) as bar:
-            for batch in scored(part.batches, part.dataset, patch, bar):
+            for batch in scored(part.batches, part.dataset, patch, bar, stats, part.context.frame_rows):
                 acc.add(batch)
     except Exception as exc:  # noqa: BLE001 - shared with every rank, then re-raised here
         failure = exc
@@ -175,20 +178,24 @@ def stitch_shard(launch: Launch, prepare: Callable[[], ShardInput]) -> ShardOutp
     acc.reduce()
     log.info("rank %d of %d: rows %s accumulated and reduced", launch.rank, launch.world_size, part.rows)
     parts: list[Any] = [None] * launch.world_size
-    dist.all_gather_object(parts, patch)
+    dist.all_gather_object(parts, (patch, stats))
     merged = failure = None
     try:  # on every rank, so that a failure (no illuminated pixel) is every rank's
-        if parts[0] is not None:
-            for later in parts[1:]:
-                parts[0].merge(later)
-            merged = parts[0].result()
+        if parts[0][0] is not None:
+            for later, _ in parts[1:]:
+                parts[0][0].merge(later)
+            merged = parts[0][0].result()
     except Exception as exc:  # noqa: BLE001 - shared with every rank, then re-raised here
         failure = exc
     share(failure)
     if launch.rank != 0:
         acc.close()
         return ShardOutput(None, None)
-    return ShardOutput(acc, merged)
+    for _, later in parts[1:]:
+        parts[0][1].merge(later)
+    predictions = parts[0][1].result()
+    warn_about_predictions(predictions, part.context)
+    return ShardOutput(acc, merged, predictions)
 
 
 def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
@@ -231,7 +238,7 @@ def evaluate_sharded(config: Any) -> tuple[Any, dict[str, Any]]:
             part = prepared[0]
             with claim(config.output_dir, overwrite=config.overwrite) as folder:
                 with stage("score"):
-                    scores = score(part.dataset, done.accumulator.finish(), done.patch)
+                    scores = score(part.dataset, done.accumulator.finish(), done.patch, done.predictions)
                 with stage("artifacts"):
                     document = write_results(folder.staging, part.dataset.YY_ground_truth, part.selection, scores, part.context.options)
                 inputs = {"test_npz": config.test_npz, "predictions": config.predictions}

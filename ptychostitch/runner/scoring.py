@@ -23,7 +23,7 @@ from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult,
 from ptychostitch.metrics.diagnostics import ZERO_WEIGHT_WARN_SHARE, PredictionStats, PredictionStatsAccumulator, window_share
 from ptychostitch.progress import Progress
 from ptychostitch.simulate.probe import normalise
-from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, StitchResult, guard
+from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, Stitcher, StitchResult, guard
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def stitch_and_score(
     """
     patch = patch_accumulator(dataset)
     name = selection.stitcher.name
-    stats = PredictionStatsAccumulator(pixel_weights(context))
+    stats = prediction_stats(selection.stitcher, context)
     with Progress(log, f"predict + stitch ({name})", context.n_rows, "row") as bar:
         result = guard.stitch(selection.stitcher, context, scored(batches, dataset, patch, bar, stats, context.frame_rows))
     predictions = stats.result()
@@ -125,8 +125,16 @@ def score(
     return Scores(result, stitched, extras, patch, predictions)
 
 
+def prediction_stats(stitcher: Stitcher, context: StitchContext) -> PredictionStatsAccumulator:
+    """The prediction-diagnostics accumulator of a stitch of ``context`` by ``stitcher``, weighted as it stitches."""
+    return PredictionStatsAccumulator(guard.pixel_weights(stitcher, context, pixel_weights(context)))
+
+
 def pixel_weights(context: StitchContext) -> np.ndarray:
-    """The weight the stitcher gives each pixel of a patch, ``(N, N)`` float64: 0 outside the kept crop, 1 or ``|probe|**2`` inside."""
+    """The weight a stitcher of overlapping patches gives each pixel of a patch, ``(N, N)`` float64: 0 outside the kept crop, 1 or ``|probe|**2`` inside.
+
+    What a stitcher without its own ``pixel_weights`` (docs/plugins.md) is taken to apply.
+    """
     start, side = crop_window(context.N, context.options.crop)
     weights = np.zeros((context.N, context.N))
     kept = (slice(start, start + side), slice(start, start + side))

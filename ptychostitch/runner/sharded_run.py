@@ -127,7 +127,7 @@ class Team:
             os.replace(shared.path, Path(shared.path).with_name(PREDICTIONS_FILE))
             Path(shared.token).unlink()
         self.blocks = [distributed.shard_batches(test.n_rows, config.infer_batch_size, k, self.launch.world_size) for k in range(self.launch.world_size)]
-        return score(test, done.accumulator.finish(), done.patch)
+        return score(test, done.accumulator.finish(), done.patch, done.predictions)
 
     def record(self) -> dict[str, Any]:
         """The ``distributed`` section of ``run.json``."""

@@ -168,6 +168,13 @@ class Stitcher(Protocol):
         Unique name, used by ``--stitcher NAME``.
     priority : int
         Higher is preferred by ``auto`` selection among capable stitchers.
+
+    Notes
+    -----
+    Two members are optional, found with ``getattr``: ``accumulator(context)``, a mergeable
+    accumulator (:mod:`~ptychostitch.stitchers.accumulate`), and ``pixel_weights(context)``, the
+    ``(N, N)`` or ``(N, N, C)`` weights the stitcher gives each patch pixel, for the prediction
+    diagnostics (:func:`~ptychostitch.stitchers.guard.pixel_weights`; docs/plugins.md).
     """
 
     name: str

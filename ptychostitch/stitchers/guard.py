@@ -7,6 +7,8 @@ Every stitcher, the built-in ones too, is plugin code (:mod:`ptychostitch.plugin
   than a :class:`~ptychostitch.stitchers.contract.Capability` means "cannot run", with the
   failure as the reason; the failure is also returned as a
   :class:`~ptychostitch.errors.PluginFault` for a caller that asked for this stitcher by name;
+- :func:`pixel_weights`: the optional weights a stitcher says it gives each patch pixel, checked
+  like a result;
 - :func:`stitch`: a stitch that raises or exits, stops reading the patch stream early or
   returns an invalid result (:func:`result_problem`) is a :class:`~ptychostitch.errors.PluginFault`
   naming the stitcher, its entry point and its distribution. What the patch stream itself raises
@@ -88,6 +90,36 @@ def stitch(
     if problem:
         raise _fault(stitcher, registry, f"its stitch returned {problem}")
     return result
+
+
+def pixel_weights(stitcher: Stitcher, context: StitchContext, default: np.ndarray, *, registry: Registry | None = None) -> np.ndarray:
+    """The weight ``stitcher`` gives each patch pixel: its optional ``pixel_weights(context)``, else ``default``.
+
+    A stitcher that uses only some pixels of a patch (tiles, say) says which with
+    ``pixel_weights``, so that the prediction diagnostics weigh the pixels it really stitches.
+
+    Raises
+    ------
+    PluginFault
+        ``pixel_weights`` raised or exited, or returned something other than finite weights
+        ``>= 0`` of shape ``(N, N)`` or ``(N, N, C)``.
+    """
+    own = getattr(stitcher, "pixel_weights", None)
+    if not callable(own):
+        return default
+    try:
+        weights = own(context)
+    except KeyboardInterrupt:
+        raise
+    except PLUGIN_FAILURES as exc:
+        raise _fault(stitcher, registry, f"its pixel_weights {_failure(exc)}") from exc
+    shapes = ((context.N, context.N), (context.N, context.N, context.channels))
+    if not isinstance(weights, np.ndarray) or weights.shape not in shapes or weights.dtype.kind not in "fiub":
+        found = f"shape {weights.shape}, dtype {weights.dtype}" if isinstance(weights, np.ndarray) else type(weights).__name__
+        raise _fault(stitcher, registry, f"its pixel_weights returned {found}, expected real weights of shape {shapes[0]} or {shapes[1]}")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise _fault(stitcher, registry, "its pixel_weights returned NaN, infinite or negative weights")
+    return weights
 
 
 def result_problem(result: object, context: StitchContext) -> str:

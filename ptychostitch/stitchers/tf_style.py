@@ -11,6 +11,8 @@ which gives a checkerboard.
 Needs the regular-grid layout (grid-lines metadata); ignores positions. A crop is honoured by
 refusing it when the tiles reach outside the kept centre. Tiles do not overlap, so each pixel has
 one value (or the mean of a group's channels) and a weighting changes nothing: any is accepted.
+:meth:`TfStyleStitcher.pixel_weights` says which patch pixels the tiles use, so that the
+prediction diagnostics weigh only those.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Iterable
 import numpy as np
 
 from ptychostitch import hookimpl
-from ptychostitch.geometry import crop_window
+from ptychostitch.geometry import GridLayout, crop_window
 from ptychostitch.stitchers.accumulate import SumAccumulator
 from ptychostitch.stitchers.contract import Capability, PatchBatch, StitchContext, StitchResult, frame_batches, frame_part
 
@@ -58,6 +60,18 @@ class TfStyleStitcher:
             accumulator.add(part)
         return accumulator.finish()
 
+    def pixel_weights(self, context: StitchContext) -> np.ndarray:
+        """``(N, N, C)``: ``1 / C`` on each channel's tile, 0 elsewhere (only the tiles are stitched, whatever the crop)."""
+        grid = context.grid
+        assert grid is not None, "capability() was not checked"
+        s, g = grid.stride, grid.gridsize
+        starts = tile_starts(grid)
+        weights = np.zeros((context.N, context.N, g * g))
+        for ch in range(g * g):
+            i, j = divmod(ch, g)
+            weights[starts[i] : starts[i] + s, starts[j] : starts[j] + s, ch] = 1 / (g * g)
+        return weights
+
     def accumulator(self, context: StitchContext) -> TfStyleAccumulator:
         """A mergeable accumulator of a stitch of ``context`` (:mod:`~ptychostitch.stitchers.accumulate`)."""
         return TfStyleAccumulator(self.name, context)
@@ -80,7 +94,7 @@ class TfStyleAccumulator(SumAccumulator):
             return
         grid = self.context.grid
         s, m, g = grid.stride, grid.m, grid.gridsize
-        starts = [grid.gt_origin - grid.offset * i for i in range(g)]
+        starts = tile_starts(grid)
         tiles = np.zeros((len(part.patches), s, s), dtype=np.complex128)
         for ch in range(g * g):
             i, j = divmod(ch, g)
@@ -96,6 +110,11 @@ class TfStyleAccumulator(SumAccumulator):
         side = self.canvas.shape[0] * self.canvas.shape[1]
         obj = (self.canvas.reshape(side, side) * self.context.norm_Y_I).astype(np.complex64)
         return StitchResult(obj, self.coverage.reshape(side, side).copy(), self.name)
+
+
+def tile_starts(grid: GridLayout) -> list[int]:
+    """The first patch row (and column) of the tile of group index ``i`` = 0 .. gridsize-1."""
+    return [grid.gt_origin - grid.offset * i for i in range(grid.gridsize)]
 
 
 @hookimpl

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ptychostitch.cli import main
-from ptychostitch.testing.files import write_grid_file, write_predictions, write_scattered_file
+from ptychostitch.testing.files import write_grid_file, write_predictions, write_scattered_file, zero_border
 
 
 @pytest.mark.parametrize("kind", ["grid1", "grid2", "scattered"])
@@ -35,6 +35,26 @@ def test_two_ranks_equal_one_process(tmp_path: Path, kind: str, torchrun) -> Non
     assert one_patch is not None and two_patch is not None
     for key in ("mae_amp", "mse_amp", "mae_phase", "mse_phase"):
         assert two_patch[key] == pytest.approx(one_patch[key], rel=1e-12, abs=1e-15)
+    one_pred, two_pred = (json.loads((tmp_path / name / "metrics.json").read_text())["predictions"] for name in ("one", "two"))
+    assert two_pred == one_pred and one_pred["patches"] > 0  # merged exactly, every field
+
+
+@pytest.mark.parametrize("halves, warning", [((0.5, 0.25), None), ((0.5, 0.5), "has one value"), ("border", "exactly 0, which pulls")])
+def test_prediction_warnings_see_every_rank(tmp_path: Path, torchrun, halves, warning: str | None) -> None:  # noqa: ANN001
+    """Each rank holds half of the one object's rows; alone each half looks constant, only the merged statistics tell."""
+    written = write_scattered_file(tmp_path / "test.npz")
+    patches = zero_border(written.true_patches) if halves == "border" else np.empty_like(written.true_patches)
+    if halves != "border":
+        rows = len(patches)
+        patches[: rows // 2], patches[rows // 2 :] = halves
+    pred = write_predictions(tmp_path / "pred.npz", patches)
+    common = ["--test-npz", str(written.path), "--predictions", str(pred), "--stitcher", "torch-mmap", "--crop", str(patches.shape[1])]
+    done = torchrun("evaluate", *common, "--output-dir", str(tmp_path / "two"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    section = json.loads((tmp_path / "two" / "metrics.json").read_text())["predictions"]
+    assert section["constant"] is (halves == (0.5, 0.5))
+    found = [line for line in done.stderr.splitlines() if "WARNING" in line and ("predicted" in line)]
+    assert (found == []) if warning is None else (len(found) == 1 and warning in found[0])  # rank 0 alone warns
 
 
 def test_bad_input_ends_both_ranks_with_its_reason(tmp_path: Path, torchrun) -> None:  # noqa: ANN001

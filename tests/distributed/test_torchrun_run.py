@@ -47,6 +47,7 @@ def test_two_ranks_run_equals_one_process(tmp_path: Path, kind: str, torchrun, o
     for key, value in metrics[0]["patch"].items():
         assert metrics[1]["patch"][key] == pytest.approx(value, rel=1e-12, abs=1e-15)
     assert metrics[1]["stitched"]["ssim"] == pytest.approx(metrics[0]["stitched"]["ssim"], abs=1e-5)
+    assert metrics[1]["predictions"] == metrics[0]["predictions"] and metrics[0]["predictions"]["patches"] > 0
 
     record = json.loads((tmp_path / "two" / "run.json").read_text())["distributed"]
     assert record["world_size"] == 2 and record["backend"] == "gloo"

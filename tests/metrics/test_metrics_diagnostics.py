@@ -96,3 +96,77 @@ def test_pixels_of_weight_zero_never_count() -> None:
     acc.update(patches)
     stats = acc.result()
     assert stats.weight == 3 * 8 and stats.zero_weight == 3 * 4 and stats.zero_weight_share == 0.5
+
+
+def _stream(seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0, 2, size=(6, 6))
+    weights[0] = 0.0
+    patches = (rng.normal(size=(11, 6, 6, 2)) + 1j * rng.normal(size=(11, 6, 6, 2))).astype(np.complex64)
+    patches[rng.uniform(size=patches.shape) < 0.3] = 0
+    return weights, patches
+
+
+def _accumulated(weights: np.ndarray, patches: np.ndarray) -> PredictionStatsAccumulator:
+    acc = PredictionStatsAccumulator(weights)
+    acc.update(patches)
+    return acc
+
+
+@pytest.mark.parametrize("cuts", [(0, 11), (0, 3, 11), (0, 0, 5, 11, 11), (0, 1, 2, 7, 11)])
+def test_merging_consecutive_parts_in_order_equals_the_whole_stream_exactly(cuts: tuple[int, ...]) -> None:
+    weights, patches = _stream()
+    parts = [_accumulated(weights, patches[lo:hi]) for lo, hi in zip(cuts, cuts[1:])]
+    for later in parts[1:]:
+        parts[0].merge(later)
+    assert parts[0].result() == _accumulated(weights, patches).result()  # every field equal, floats included
+
+
+@pytest.mark.parametrize(
+    "values, constant",
+    [
+        ((0.5, 0.5, 0.5), True),
+        ((0.5, 0.25), False),  # each part constant, at two values: the whole is not
+        ((None, 0.5, None, 0.5), True),  # parts that saw nothing (empty shards) change nothing
+        ((0.0, 0.0), True),
+        ((0.0, None, 1.0), False),
+    ],
+)
+def test_merging_parts_that_are_each_constant(values: tuple[float | None, ...], constant: bool) -> None:
+    parts = []
+    for value in values:
+        acc = PredictionStatsAccumulator(np.ones((4, 4)))
+        if value is not None:
+            acc.update(np.full((2, 4, 4, 1), value, np.complex64))
+        parts.append(acc)
+    whole = PredictionStatsAccumulator(np.ones((4, 4)))
+    for value in values:
+        if value is not None:
+            whole.update(np.full((2, 4, 4, 1), value, np.complex64))
+    for later in parts[1:]:
+        parts[0].merge(later)
+    merged = parts[0].result()
+    assert merged == whole.result()
+    assert merged.constant is constant and merged.all_zero is (constant and values[-1] == 0.0)
+
+
+def test_a_part_that_is_not_constant_makes_the_merge_not_constant() -> None:
+    first, second = PredictionStatsAccumulator(np.ones((4, 4))), PredictionStatsAccumulator(np.ones((4, 4)))
+    first.update(np.full((1, 4, 4, 1), 0.5, np.complex64))
+    varied = np.full((1, 4, 4, 1), 0.5, np.complex64)
+    varied[0, 3, 3, 0] = 0.75
+    second.update(varied)
+    first.merge(second)
+    assert not first.result().constant
+
+
+def test_per_channel_weights_count_each_channel_with_its_own_weights() -> None:
+    weights = np.zeros((4, 4, 2))
+    weights[0:2, 0:2, 0] = 0.5
+    weights[1:3, 1:3, 1] = 0.5
+    patches = np.ones((3, 4, 4, 2), np.complex64)
+    patches[:, 0, 0, 0] = 0  # used by channel 0 only
+    patches[:, 0, 0, 1] = 0  # not used by channel 1
+    patches[:, 2, 2, 1] = 0  # used by channel 1 only
+    stats = _accumulated(weights, patches).result()
+    assert stats.patches == 6 and stats.weight == 3 * 4.0 and stats.zero_weight == 3 * (0.5 + 0.5)

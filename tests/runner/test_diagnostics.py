@@ -86,6 +86,32 @@ def test_zero_border_patches_under_the_default_crop_do_not_warn(tmp_path: Path, 
     assert warnings(capsys.readouterr().err) == []
 
 
+@pytest.mark.parametrize("gridsize", [1, 2])
+@pytest.mark.parametrize("hole", [False, True])
+def test_tf_style_weighs_only_the_tiles_it_stitches(tmp_path: Path, capsys: pytest.CaptureFixture[str], gridsize: int, hole: bool) -> None:
+    """Zero-border patches under ``--crop N``: tf-style stitches only central tiles, which hold no zero, so no warning.
+
+    With ``hole``, a band of each patch that crosses channel 0's tile is zeroed: those zeros do count.
+    """
+    written = write_grid_file(tmp_path / "test.npz", gridsize=gridsize)
+    patches = zero_border(written.true_patches)
+    params = written.metadata["additional_parameters"]
+    stride, offset, origin = params["outer_offset_test"] // 2, params["offset"], written.gt_origin
+    if hole:
+        patches[:, origin : origin + 2, :, 0] = 0
+    pred = write_predictions(tmp_path / "pred.npz", patches)
+    out = tmp_path / "out"
+    assert evaluate(written.path, pred, out, "--stitcher", "tf-style", "--crop", "16") == 0
+    tiles = [patches[:, origin - offset * i : origin - offset * i + stride, origin - offset * j : origin - offset * j + stride, i * gridsize + j]
+             for i in range(gridsize) for j in range(gridsize)]
+    expected = float(np.mean([tile == 0 for tile in tiles]))  # channels weigh alike, every row alike
+    assert (expected > 0) is hole
+    section = json.loads((out / "metrics.json").read_text())["predictions"]
+    assert section["zero_weight_share"] == pytest.approx(expected, abs=1e-12)
+    warned = [line for line in warnings(capsys.readouterr().err) if "exactly 0" in line]
+    assert len(warned) == (expected > 0.25)
+
+
 def test_constant_predictions_warn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     written = write_grid_file(tmp_path / "test.npz")
     pred = write_predictions(tmp_path / "pred.npz", np.full(written.true_patches.shape, 0.5 + 0.25j, np.complex64))

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ptychostitch.errors import InputError
-from ptychostitch.stitchers import Capability, PatchBatch, StitchContext, StitchOptions, check_context, frame_batches, select
+from ptychostitch.errors import InputError, PluginFault
+from ptychostitch.stitchers import Capability, PatchBatch, StitchContext, StitchOptions, check_context, frame_batches, guard, select
 from ptychostitch.stitchers.registry import Registered, Registry
 
 N, C, ROWS = 8, 4, 6
@@ -177,3 +177,43 @@ def test_the_stitchers_listing_makes_the_same_check(run_cli, fresh_registry, mon
     status, out, err = run_cli("stitchers", "--test-npz", str(path))
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and "NaN or infinite" in err
+
+
+class Weighing:
+    """A stitcher whose optional ``pixel_weights`` answers with ``answer`` (or raises it)."""
+
+    name = "weighing"
+    priority = 1
+
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+
+    def pixel_weights(self, context: StitchContext) -> object:
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+
+def test_pixel_weights_are_the_stitchers_own_else_the_default() -> None:
+    default = np.ones((N, N))
+    assert guard.pixel_weights(Spy(), GOOD, default) is default
+    for own in (np.zeros((N, N)), np.full((N, N, C), 0.25)):
+        assert guard.pixel_weights(Weighing(own), GOOD, default) is own
+
+
+@pytest.mark.parametrize(
+    "answer, why",
+    [
+        (ValueError("no"), "raised ValueError"),
+        (SystemExit(4), "sys.exit(4)"),
+        ([[1.0]], "returned list"),
+        (np.ones((N, N, C + 1)), "shape (8, 8, 5)"),
+        (np.ones((N, N), np.complex64), "dtype complex64"),
+        (np.full((N, N), -1.0), "negative"),
+        (np.full((N, N), np.nan), "NaN"),
+    ],
+)
+def test_bad_pixel_weights_are_a_plugin_fault_naming_the_stitcher(answer: object, why: str) -> None:
+    with pytest.raises(PluginFault, match="'weighing'") as caught:
+        guard.pixel_weights(Weighing(answer), GOOD, np.ones((N, N)))
+    assert why in str(caught.value) and "pixel_weights" in str(caught.value)
