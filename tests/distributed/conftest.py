@@ -46,7 +46,7 @@ def stop_after_first(*args):
         raise KeyboardInterrupt
     return hook
 pipeline.checkpoint_writer = stop_after_first
-sys.exit(main(sys.argv[1:]))
+sys.exit(entry())  # as the ptychostitch script ends a process: os._exit, no teardown of Gloo's threads
 """
 
 
@@ -73,7 +73,7 @@ def one_process() -> Launcher:
 RANK_1_ELSEWHERE = """
 import dataclasses
 import sys
-from ptychostitch.cli import main
+from ptychostitch.__main__ import entry
 from ptychostitch.runner import sharded_run
 real = sharded_run._agreed
 def elsewhere(launch, shared):
@@ -81,7 +81,7 @@ def elsewhere(launch, shared):
         shared = dataclasses.replace(shared, token=shared.token + ".on-another-node")
     return real(launch, shared)
 sharded_run._agreed = elsewhere
-sys.exit(main(sys.argv[1:]))
+sys.exit(entry())  # as the ptychostitch script ends a process: os._exit, no teardown of Gloo's threads
 """
 
 
