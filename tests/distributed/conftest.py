@@ -46,7 +46,7 @@ def stop_after_first(*args):
         raise KeyboardInterrupt
     return hook
 pipeline.checkpoint_writer = stop_after_first
-sys.exit(entry())  # as the ptychostitch script ends a process: os._exit, no teardown of Gloo's threads
+sys.exit(main(sys.argv[1:]))
 """
 
 
