@@ -15,7 +15,7 @@ from typing import Sequence
 
 from ptychostitch import __version__, interrupts
 from ptychostitch.commands import COMMANDS
-from ptychostitch.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_PLUGIN_FAULT, InputError, PluginFault, one_line
+from ptychostitch.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_PLUGIN_FAULT, InputError, PluginFault, one_line, say
 
 log = logging.getLogger("ptychostitch")
 
@@ -86,21 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.execute(args) or 0)
     except InputError as exc:
-        _say(f"{prefix}: error: {one_line(str(exc))}")
+        say(f"{prefix}: error: {one_line(str(exc))}")
         return EXIT_INPUT
     except PluginFault as exc:
         log.debug("plugin fault", exc_info=True)
-        _say(f"{prefix}: plugin fault: {one_line(str(exc))}")
+        say(f"{prefix}: plugin fault: {one_line(str(exc))}")
         return EXIT_PLUGIN_FAULT
     except KeyboardInterrupt:
         return interrupts.report(prefix)
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line
         log.debug("internal error", exc_info=True)
-        _say(f"{prefix}: internal error: {one_line(repr(exc))} (run with -v for the traceback)")
+        say(f"{prefix}: internal error: {one_line(repr(exc))} (run with -v for the traceback)")
         return EXIT_INTERNAL
-
-
-def _say(line: str) -> None:
-    """Write one line to stderr in one write, so that lines of ranks sharing a stderr never run together."""
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()

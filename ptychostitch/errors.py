@@ -1,4 +1,4 @@
-"""Exceptions that reach a person as one line on stderr, never as a traceback, and the exit codes they get.
+"""Exceptions that reach a person as one line on stderr, never as a traceback, the exit codes they get, and :func:`say`, which writes that line.
 
 Exit codes of every command: :data:`EXIT_OK` (0), :data:`EXIT_INTERNAL` (1, a bug in
 ptychostitch), :data:`EXIT_INPUT` (2, :class:`InputError`: bad input or usage),
@@ -9,6 +9,7 @@ something invalid) and :data:`EXIT_INTERRUPTED` (130, Ctrl-C).
 from __future__ import annotations
 
 import os
+import sys
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -49,3 +50,12 @@ def quoted(path: str | os.PathLike[str]) -> str:
 def one_line(text: str) -> str:
     """``text`` with every line break and other control character escaped, so it prints as one line."""
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def say(line: str) -> None:
+    """Write ``line`` and its newline to stderr in one write (the command line's last word: an error, an interrupt).
+
+    One write, so that the lines of ranks sharing a stderr never run together.
+    """
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

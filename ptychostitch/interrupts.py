@@ -23,7 +23,7 @@ import sys
 import threading
 from typing import Any, Iterator
 
-from ptychostitch.errors import EXIT_INTERNAL, EXIT_INTERRUPTED
+from ptychostitch.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, say
 
 
 class _Process:
@@ -68,7 +68,7 @@ def report(prefix: str) -> int:
     if not _PROCESS.reported:
         _PROCESS.reported = _PROCESS.installed
         with contextlib.suppress(Exception):
-            print(f"{prefix}: interrupted", file=sys.stderr, flush=True)
+            say(f"{prefix}: interrupted")
     return EXIT_INTERRUPTED
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 import tempfile
 import time
 import zipfile
@@ -33,6 +32,7 @@ import numpy as np
 
 from ptychostitch.data.npy_header import MemberInfo, member_data_start, reading
 from ptychostitch.errors import InputError, quoted
+from ptychostitch.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ CHUNK_BYTES = 4 * 2**20
 """Compressed bytes read, and decompressed bytes produced, per step."""
 
 PROGRESS_BYTES = 256 * 2**20
-"""Members larger than this show a progress bar while they are decompressed (on a terminal, at INFO)."""
+"""Members larger than this show their progress while they are decompressed (:class:`~ptychostitch.progress.Progress`)."""
 
 
 class CacheUnavailable(RuntimeError):
@@ -151,47 +151,29 @@ def _decompress(raw: BinaryIO, item: zipfile.ZipInfo, info: MemberInfo, where: s
     expected = f"expected {declared} bytes once decompressed (a .npy header and shape {info.shape} {info.dtype})"
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     left, produced, crc = item.compress_size, 0, 0
-    bar = _progress(info.key, declared)
-    try:
-        while not inflater.eof:
-            data = inflater.unconsumed_tail
-            if not data and left:
-                data = raw.read(min(CHUNK_BYTES, left))
-                if not data:
-                    raise InputError(f"{where}: {expected}, found the file ends inside its compressed data (truncated?)")
-                left -= len(data)
-            piece = inflater.decompress(data, CHUNK_BYTES)
-            if not piece and not data:
-                raise InputError(f"{where}: {expected}, found {produced} (the compressed data ends early)")
-            if produced + len(piece) > declared:
-                raise InputError(f"{where}: {expected}, found more (forged or damaged sizes)")
-            crc = zlib.crc32(piece, crc)
-            if produced + len(piece) > skip:
-                write(piece[max(skip - produced, 0) :])
-            produced += len(piece)
-            bar(len(piece))
-    except zlib.error as exc:
-        raise InputError(f"{where}: {expected}, found damaged compressed data ({exc})") from exc
-    finally:
-        bar(None)
+    with Progress(log, f"decompress {info.key}", declared, "B", summary=False, show=declared > PROGRESS_BYTES) as bar:
+        try:
+            while not inflater.eof:
+                data = inflater.unconsumed_tail
+                if not data and left:
+                    data = raw.read(min(CHUNK_BYTES, left))
+                    if not data:
+                        raise InputError(f"{where}: {expected}, found the file ends inside its compressed data (truncated?)")
+                    left -= len(data)
+                piece = inflater.decompress(data, CHUNK_BYTES)
+                if not piece and not data:
+                    raise InputError(f"{where}: {expected}, found {produced} (the compressed data ends early)")
+                if produced + len(piece) > declared:
+                    raise InputError(f"{where}: {expected}, found more (forged or damaged sizes)")
+                crc = zlib.crc32(piece, crc)
+                if produced + len(piece) > skip:
+                    write(piece[max(skip - produced, 0) :])
+                produced += len(piece)
+                bar.update(len(piece))
+        except zlib.error as exc:
+            raise InputError(f"{where}: {expected}, found damaged compressed data ({exc})") from exc
     if produced != declared:
         raise InputError(f"{where}: {expected}, found {produced}")
     if crc != item.CRC:
         raise InputError(f"{where}: expected CRC-32 {item.CRC:#010x} of the decompressed data, found {crc:#010x} (damaged)")
 
-
-def _progress(key: str, total: int) -> Callable[[int | None], None]:
-    """``step(n)`` advances a byte progress bar (``step(None)`` closes it); a no-op unless large, at INFO, on a terminal."""
-    if total <= PROGRESS_BYTES or not log.isEnabledFor(logging.INFO) or not sys.stderr.isatty():
-        return lambda n: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"decompress {key}", leave=False)
-
-    def step(n: int | None) -> None:
-        if n is None:
-            bar.close()
-        else:
-            bar.update(n)
-
-    return step

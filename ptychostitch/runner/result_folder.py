@@ -6,7 +6,7 @@ One small API for everything a command writes::
     with folder:                                  # a failure or Ctrl-C inside discards what was staged
         ...                                       # write files under folder.staging
         folder.commit(metrics)                    # move them into folder.final; metrics.json last
-    print(folder.final)
+    folder.final                                  # where the files are now
 
 Claiming
     ``out`` is taken when it holds a run (:data:`RUN_MARKERS`) or another live process holds

@@ -6,7 +6,6 @@ simulated dataset, and reads what it wrote.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -78,7 +77,6 @@ def test_verbose_debugs_ptychostitch_only(tiny: tuple[Path, Path], tmp_path: Pat
     assert (tmp_path / "out" / "comparison.png").is_file()  # matplotlib drew (and could have logged)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="tensorflow not installed")
 def test_tensorflow_is_silent_unless_verbose(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     done = ptychostitch("stitchers", "--test-npz", str(tiny[1]), cwd=tmp_path)
     assert re.search(r"^tf-shift-sum .* can run: ", done.stdout, re.MULTILINE), done.stdout  # TensorFlow was imported

@@ -49,8 +49,9 @@ def load_in_child(path: Path) -> tuple[str, int]:
     return outcome, int(peak)
 
 
-def add_deflated_member(path: Path, key: str, header: dict, data_bytes: int) -> None:
-    """Append member ``key``: a ``.npy`` ``header`` followed by ``data_bytes`` zero bytes, deflated (a genuine bomb)."""
+def add_deflated_member(path: Path, key: str, header: dict, data_bytes: int, *, declared_size: int | None = None) -> None:
+    """Append member ``key``: a ``.npy`` ``header`` followed by ``data_bytes`` zero bytes, deflated (a genuine bomb);
+    with ``declared_size``, the zip's decompressed size is forged to it."""
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(buf, header)
     with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -59,6 +60,8 @@ def add_deflated_member(path: Path, key: str, header: dict, data_bytes: int) -> 
             chunk = bytes(8 * MiB)
             for start in range(0, data_bytes, len(chunk)):
                 fh.write(chunk[: min(len(chunk), data_bytes - start)])
+        if declared_size is not None:
+            archive.getinfo(key + ".npy").file_size = declared_size  # written into the central directory
 
 
 def add_forged_member(path: Path, key: str, shape: tuple[int, ...]) -> None:
@@ -74,16 +77,11 @@ def add_forged_member(path: Path, key: str, shape: tuple[int, ...]) -> None:
 def add_misdeclared_member(path: Path, key: str, shape: tuple[int, ...], data_bytes: int) -> int:
     """Append member ``key``: a ``.npy`` header declaring ``shape`` float32, then ``data_bytes`` zero bytes, deflated,
     with the zip's decompressed size forged to what the header declares (returned)."""
+    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    np.lib.format.write_array_header_1_0(buf, header)
     declared = len(buf.getvalue()) + int(np.prod(shape)) * 4
-    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open(key + ".npy", "w", force_zip64=True) as fh:
-            fh.write(buf.getvalue())
-            chunk = bytes(8 * MiB)
-            for start in range(0, data_bytes, len(chunk)):
-                fh.write(chunk[: min(len(chunk), data_bytes - start)])
-        archive.getinfo(key + ".npy").file_size = declared  # written into the central directory
+    add_deflated_member(path, key, header, data_bytes, declared_size=declared)
     return declared
 
 
