@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +39,7 @@ def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = No
             f"(additional_parameters.outer_offset_test, nimgs_test), found none"
         )
     options = options or stitch_options(dataset)
-    check_probe_weights(dataset, options)
-    return StitchContext(
+    context = StitchContext(
         N=dataset.N,
         gridsize=dataset.gridsize,
         n_rows=dataset.n_rows,
@@ -51,27 +51,42 @@ def stitch_context(dataset: GridLinesDataset, options: StitchOptions | None = No
         norm_Y_I=dataset.norm_Y_I,
         options=options,
     )
+    check_probe_weights(context, dataset.path)
+    return context
 
 
-def check_probe_weights(dataset: GridLinesDataset, options: StitchOptions) -> None:
-    """With probe weighting, the weights ``|probeGuess|**2`` over the kept window must be finite (in float32) and not all 0.
+def pixel_weights(context: StitchContext) -> np.ndarray:
+    """The weight a stitcher of overlapping patches gives each pixel of a patch, ``(N, N)`` float64: 0 outside the kept crop, 1 or ``|probe|**2`` inside.
 
-    The stitchers compute these weights in float32, so a probe that is finite but whose square
-    overflows, or one that is 0 (or underflows) over the whole window, would give NaN or no
-    coverage at all; both are refused here, before any stitching, naming the file and the key.
+    What a stitcher without its own ``pixel_weights`` (docs/plugins.md) is taken to apply.
+    """
+    start, side = crop_window(context.N, context.options.crop)
+    weights = np.zeros((context.N, context.N))
+    kept = (slice(start, start + side), slice(start, start + side))
+    weights[kept] = np.abs(np.asarray(context.probe)[kept]) ** 2 if context.options.weighting == "probe" and context.probe is not None else 1.0
+    return weights
+
+
+def check_probe_weights(context: StitchContext, path: str | os.PathLike[str]) -> None:
+    """With probe weighting, the weights :func:`pixel_weights` of ``context`` must be finite in float32 and not all 0.
+
+    The stitchers compute these weights in float32, so a probe (``probeGuess`` of the file
+    ``path``) that is finite but whose square overflows, or one that is 0 (or underflows) over
+    the whole kept window, would give NaN or no coverage at all; both are refused here, before
+    any stitching, naming the file and the key.
 
     Raises
     ------
     InputError
         ``'FILE': key 'probeGuess': expected ..., found ...``.
     """
-    if options.weighting != "probe" or dataset.probeGuess is None:
+    if context.options.weighting != "probe" or context.probe is None:
         return
-    start, side = crop_window(dataset.N, options.crop)
+    _, side = crop_window(context.N, context.options.crop)
     with np.errstate(over="ignore"):
-        weights = (np.abs(dataset.probeGuess[start : start + side, start : start + side]) ** 2).astype(np.float32)
-    window = "the whole patch" if options.crop is None else f"the central {side}x{side} crop"
-    where = f"{quoted(dataset.path)}: key 'probeGuess'"
+        weights = pixel_weights(context).astype(np.float32)
+    window = "the whole patch" if context.options.crop is None else f"the central {side}x{side} crop"
+    where = f"{quoted(path)}: key 'probeGuess'"
     bad = int(np.count_nonzero(~np.isfinite(weights)))
     if bad:
         raise InputError(f"{where}: expected finite probe weights |probe|^2 (float32) over {window}, found {bad} that overflow")

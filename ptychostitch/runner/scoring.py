@@ -18,10 +18,10 @@ import numpy as np
 from ptychostitch.data import GridLinesDataset
 from ptychostitch.data.gridlines import expect
 from ptychostitch.errors import InputError, quoted
-from ptychostitch.geometry import crop_window
 from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult, ReconstructionMetrics, eval_reconstruction, extra_metrics
 from ptychostitch.metrics.diagnostics import ZERO_WEIGHT_WARN_SHARE, PredictionStats, PredictionStatsAccumulator, window_share
 from ptychostitch.progress import Progress
+from ptychostitch.runner.context import pixel_weights
 from ptychostitch.simulate.probe import normalise
 from ptychostitch.stitchers import PatchBatch, Selection, StitchContext, Stitcher, StitchResult, guard
 
@@ -128,18 +128,6 @@ def score(
 def prediction_stats(stitcher: Stitcher, context: StitchContext) -> PredictionStatsAccumulator:
     """The prediction-diagnostics accumulator of a stitch of ``context`` by ``stitcher``, weighted as it stitches."""
     return PredictionStatsAccumulator(guard.pixel_weights(stitcher, context, pixel_weights(context)))
-
-
-def pixel_weights(context: StitchContext) -> np.ndarray:
-    """The weight a stitcher of overlapping patches gives each pixel of a patch, ``(N, N)`` float64: 0 outside the kept crop, 1 or ``|probe|**2`` inside.
-
-    What a stitcher without its own ``pixel_weights`` (docs/plugins.md) is taken to apply.
-    """
-    start, side = crop_window(context.N, context.options.crop)
-    weights = np.zeros((context.N, context.N))
-    kept = (slice(start, start + side), slice(start, start + side))
-    weights[kept] = np.abs(np.asarray(context.probe)[kept]) ** 2 if context.options.weighting == "probe" and context.probe is not None else 1.0
-    return weights
 
 
 def warn_about_window(metrics: ReconstructionMetrics) -> None:
