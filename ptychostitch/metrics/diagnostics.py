@@ -6,7 +6,10 @@ Pure computations (the runner logs the warnings and prints them):
   how much of the stitched weight falls on predicted pixels that are exactly 0 (a decoder that
   predicts only a central region, stitched over the whole patch), and whether the predictions
   are all 0 or one constant value (a model that predicts nothing);
-- :func:`window_share`: the share of the ground-truth frame a scored window covers.
+- :func:`window_share`: the share of the ground-truth frame a scored window covers;
+- :func:`phase_wrap_share`: how often the stitched phase jumps by more than pi between
+  neighbouring pixels of the scored window (PtychoPINN's phase metrics take ``angle()`` without
+  unwrapping, so a wrap counts as error).
 """
 
 from __future__ import annotations
@@ -20,11 +23,43 @@ from ptychostitch.metrics.coverage import Window
 ZERO_WEIGHT_WARN_SHARE = 0.25
 """Above this share of the stitched weight on exactly-zero predicted pixels, the runner warns."""
 
+PHASE_WRAP_WARN_SHARE = 1e-3
+"""Above this share of neighbouring pixel pairs of the scored window whose phases differ by more than pi, the runner warns."""
+
 
 def window_share(window: Window, frame_shape: tuple[int, int]) -> float:
     """Area of ``window`` ``(y0, y1, x0, x1)`` over the area of the ``(H, W)`` frame, in ``[0, 1]``."""
     y0, y1, x0, x1 = window
     return (y1 - y0) * (x1 - x0) / (frame_shape[0] * frame_shape[1])
+
+
+def phase_wrap_share(obj: np.ndarray, window: Window) -> float:
+    """Share of the horizontally and vertically neighbouring pixel pairs of ``obj[y0:y1, x0:x1]`` whose phases differ by more than pi.
+
+    ``angle()`` returns phases in ``(-pi, pi]``, so an object whose phase crosses ``±pi`` (a
+    smooth phase shifted by a global constant is enough, and a self-supervised model fixes the
+    phase only up to one) jumps by about ``2 pi`` along that line; a smooth phase never jumps
+    by more than pi between neighbours.
+
+    Parameters
+    ----------
+    obj : ndarray, complex, shape (H, W) or (H, W, 1)
+        The stitched object.
+    window : tuple of int
+        ``(y0, y1, x0, x1)``, the scored window.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; 0 for a window with no neighbouring pair.
+    """
+    y0, y1, x0, x1 = window
+    phase = np.angle(np.asarray(obj).reshape(obj.shape[0], obj.shape[1])[y0:y1, x0:x1])
+    pairs = phase[1:, :].size + phase[:, 1:].size
+    if pairs == 0:
+        return 0.0
+    jumps = np.count_nonzero(np.abs(np.diff(phase, axis=0)) > np.pi) + np.count_nonzero(np.abs(np.diff(phase, axis=1)) > np.pi)
+    return jumps / pairs
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,15 @@ from ptychostitch.data import GridLinesDataset
 from ptychostitch.data.gridlines import expect
 from ptychostitch.errors import InputError, quoted
 from ptychostitch.metrics import ExtraMetrics, PatchMetrics, PatchMetricsResult, ReconstructionMetrics, eval_reconstruction, extra_metrics
-from ptychostitch.metrics.diagnostics import ZERO_WEIGHT_WARN_SHARE, PredictionStats, PredictionStatsAccumulator, window_share
+from ptychostitch.metrics.coverage import Window
+from ptychostitch.metrics.diagnostics import (
+    PHASE_WRAP_WARN_SHARE,
+    ZERO_WEIGHT_WARN_SHARE,
+    PredictionStats,
+    PredictionStatsAccumulator,
+    phase_wrap_share,
+    window_share,
+)
 from ptychostitch.progress import Progress
 from ptychostitch.runner.context import pixel_weights
 from ptychostitch.simulate.probe import normalise
@@ -114,7 +122,7 @@ def patch_accumulator(dataset: GridLinesDataset, first_row: int = 0, *, warn: bo
 def score(
     dataset: GridLinesDataset, result: StitchResult, patch: PatchMetricsResult | None, predictions: PredictionStats | None = None
 ) -> Scores:
-    """Score a stitched object against the ground truth of ``dataset``; WARNING when the scored window is not the whole frame."""
+    """Score a stitched object against the ground truth of ``dataset``; WARNING when the scored window is not the whole frame or the stitched phase wraps in it."""
     stitched = extras = None
     if dataset.YY_ground_truth is None:
         log.warning("%s: no ground truth (YY_ground_truth), so only patch metrics are computed", dataset.path)
@@ -122,6 +130,7 @@ def score(
         stitched = eval_reconstruction(result.object, dataset.YY_ground_truth, coverage=result.coverage)
         extras = extra_metrics(result.object, dataset.YY_ground_truth, coverage=result.coverage)
         warn_about_window(stitched)
+        warn_about_phase_wrap(result.object, stitched.window)
     return Scores(result, stitched, extras, patch, predictions)
 
 
@@ -139,6 +148,18 @@ def warn_about_window(metrics: ReconstructionMetrics) -> None:
             "only rows %d:%d, cols %d:%d of the %dx%d frame are scored (%.1f%% of it), the largest rectangle that "
             "patches cover without a gap (see coverage.png); the metrics describe that window only",
             y0, y1, x0, x1, height, width, 100 * window_share(metrics.window, metrics.frame_shape),
+        )
+
+
+def warn_about_phase_wrap(obj: np.ndarray, window: Window) -> None:
+    """WARNING when the stitched phase wraps inside the scored window: the phase metrics then count the wrap as error."""
+    share = phase_wrap_share(obj, window)
+    if share > PHASE_WRAP_WARN_SHARE:
+        log.warning(
+            "the stitched phase wraps (jumps by more than pi between neighbouring pixels) at %.2f%% of the pixel pairs "
+            "of the scored window; PtychoPINN's phase metrics take angle() without unwrapping, so the wrap counts as "
+            "error: a global phase offset, which self-supervised training cannot fix, is enough to cause it",
+            100 * share,
         )
 
 

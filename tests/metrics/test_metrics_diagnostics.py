@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ptychostitch.metrics import eval_reconstruction
-from ptychostitch.metrics.diagnostics import PredictionStatsAccumulator, window_share
+from ptychostitch.metrics.diagnostics import PredictionStatsAccumulator, phase_wrap_share, window_share
 from ptychostitch.metrics.frc import cutoff_crossed
 from ptychostitch.metrics.report import metrics_sections
 
@@ -170,3 +170,15 @@ def test_per_channel_weights_count_each_channel_with_its_own_weights() -> None:
     patches[:, 2, 2, 1] = 0  # used by channel 1 only
     stats = _accumulated(weights, patches).result()
     assert stats.patches == 6 and stats.weight == 3 * 4.0 and stats.zero_weight == 3 * (0.5 + 0.5)
+
+
+def test_phase_wrap_share_counts_neighbour_jumps_of_more_than_pi() -> None:
+    yy, xx = np.mgrid[0:40, 0:50]
+    smooth = 0.05 * xx  # 0 .. 2.45 rad: no wrap
+    obj = np.exp(1j * smooth)
+    assert phase_wrap_share(obj, (0, 40, 0, 50)) == 0.0
+    shifted = obj * np.exp(1j * 2.0)  # 2 .. 4.45 rad: angle() jumps from about pi to -pi once per row
+    assert phase_wrap_share(shifted, (0, 40, 0, 50)) == pytest.approx(40 / (39 * 50 + 40 * 49))
+    assert phase_wrap_share(shifted[..., None], (0, 40, 0, 20)) == 0.0  # a window left of the crossing (columns 0..19: < 3.0 rad)
+    assert phase_wrap_share(shifted, (5, 6, 7, 8)) == 0.0  # one pixel: no pair
+

@@ -174,3 +174,13 @@ def test_score_prints_the_window_and_writes_coverage_png(tmp_path: Path, capsys:
     assert f"scored window: rows {y0}:{y1}, cols {x0}:{x1} of the" in captured.out
     assert any(f"rows {y0}:{y1}, cols {x0}:{x1}" in line for line in warnings(captured.err))
     assert (out / "coverage.png").read_bytes().startswith(PNG)
+
+
+def test_a_global_phase_offset_that_makes_the_phase_wrap_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    written = write_grid_file(tmp_path / "test.npz")
+    phase = np.angle(written.ground_truth)
+    offset = np.pi - 0.5 * (phase.min() + phase.max())  # the middle of the phase range onto pi: the phase crosses it
+    pred = write_predictions(tmp_path / "pred.npz", (written.true_patches * np.exp(1j * offset)).astype(np.complex64))
+    assert evaluate(written.path, pred, tmp_path / "out") == 0
+    warned = [line for line in warnings(capsys.readouterr().err) if "phase wraps" in line]
+    assert len(warned) == 1 and "angle() without unwrapping" in warned[0]
